@@ -1,0 +1,42 @@
+/** Audit events: written after the state change they describe, as their own items. */
+import type { Caller } from '../ports.ts';
+import type { DeviceEvent, DeviceEventType } from './device.ts';
+import type { CoreContext } from './context.ts';
+
+export function actorOf(caller: Caller): string {
+  return caller.kind === 'admin' ? caller.arn : 'device';
+}
+
+/**
+ * Append an event. The state change it records has already happened and must stand, so a failure here
+ * is logged (as an error, for alarms) rather than turned into a failed request.
+ */
+export async function recordEvent(
+  ctx: CoreContext,
+  serialNumber: string,
+  type: DeviceEventType,
+  caller: Caller,
+  details?: DeviceEvent['details'],
+): Promise<void> {
+  const event: DeviceEvent = {
+    serialNumber,
+    type,
+    at: ctx.clock.now().toISOString(),
+    actor: actorOf(caller),
+    ...(details === undefined ? {} : { details }),
+  };
+  try {
+    await ctx.store.appendEvent(event);
+  } catch (error) {
+    ctx.telemetry.log('error', 'Could not write an audit event', {
+      serialNumber,
+      eventType: type,
+      error: describeError(error),
+    });
+  }
+}
+
+/** The name and message of an error, for logs. Our errors never carry secrets in their messages. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,65 @@
+/** The device item and the audit event: the shapes the core reasons about and the store persists. */
+
+export const DEVICE_STATUSES = ['PENDING', 'ISSUING', 'ACTIVE', 'REVOKED'] as const;
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+
+/** A claim on a device while one request issues its certificate. */
+export interface IssuanceLease {
+  /** Random id of the request that holds the claim. */
+  readonly owner: string;
+  /** ISO-8601; after this another request may take over and clean up. */
+  readonly expiresAt: string;
+  /** Lowercase hex SHA-256 of the CSR's SubjectPublicKeyInfo DER. */
+  readonly publicKeyFingerprint: string;
+}
+
+export interface DeviceRecord {
+  readonly serialNumber: string;
+  readonly thingName: string;
+  readonly status: DeviceStatus;
+  /** Thing attributes given at registration (string values only). */
+  readonly attributes?: Readonly<Record<string, string>>;
+  /** Lowercase hex SHA-256 of the registration token; absent once the token is dead (revoked). */
+  readonly tokenHash?: string;
+  readonly tokenExpiresAt?: string;
+  /** Wrong tokens since the last reset. */
+  readonly failedAttempts: number;
+  readonly locked: boolean;
+  /** Present while status is ISSUING. */
+  readonly lease?: IssuanceLease;
+  /** The key the issued (or being issued) certificate certifies. */
+  readonly publicKeyFingerprint?: string;
+  /** Set as soon as a certificate exists, even before it is active, so that a crash can be cleaned up. */
+  readonly certificateId?: string;
+  readonly certificateArn?: string;
+  readonly certificatePem?: string;
+  readonly registeredAt: string;
+  readonly issuedAt?: string;
+  readonly revokedAt?: string;
+  readonly revocationReason?: string;
+  readonly updatedAt: string;
+  /** Incremented by every write; conditional writes compare it (compare-and-swap). */
+  readonly version: number;
+}
+
+export const DEVICE_EVENT_TYPES = [
+  'REGISTERED',
+  'TOKEN_FAILED',
+  'LOCKED',
+  'ISSUED',
+  'ISSUE_FAILED',
+  'REVOKED',
+  'RESET',
+] as const;
+export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number];
+
+/** One line of a device's audit trail. Never holds a token, a key or a CSR. */
+export interface DeviceEvent {
+  readonly serialNumber: string;
+  readonly type: DeviceEventType;
+  /** ISO-8601 with milliseconds. */
+  readonly at: string;
+  /** The admin's IAM ARN, or `device`. */
+  readonly actor: string;
+  readonly details?: Readonly<Record<string, string | number | boolean>>;
+}

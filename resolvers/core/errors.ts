@@ -1,0 +1,65 @@
+/**
+ * The error types a client can see, exactly as they appear in `errors[].errorType`.
+ * Each is a decision the caller can act on; see the README's error table.
+ */
+export const ERROR_TYPES = [
+  'InvalidInput',
+  'InvalidCsr',
+  'CsrSubjectMismatch',
+  'InvalidRegistrationToken',
+  'TooManyAttempts',
+  'AlreadyProvisioned',
+  'IssuanceInProgress',
+  'Throttled',
+  'DeviceAlreadyExists',
+  'DeviceNotFound',
+  'InternalError',
+  // AppSync's own type for a field the caller's auth mode may not use; the resolver repeats the check.
+  'Unauthorized',
+] as const;
+
+export type ErrorType = (typeof ERROR_TYPES)[number];
+
+/** Error types a client may retry unchanged (after a backoff). */
+export const RETRYABLE_ERROR_TYPES: ReadonlySet<ErrorType> = new Set(['IssuanceInProgress', 'Throttled']);
+
+/**
+ * A failure with a type the client sees and a message a person can act on.
+ * The message must never carry a token, a key or a whole CSR.
+ */
+export class CvmError extends Error {
+  override readonly name = 'CvmError';
+
+  constructor(
+    readonly errorType: ErrorType,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isCvmError(error: unknown): error is CvmError {
+  return error instanceof CvmError;
+}
+
+/**
+ * Raised by a DeviceStore when a conditional write loses: the item changed since it was read
+ * (or, on create, already exists). The core decides what that means.
+ */
+export class ConditionFailedError extends Error {
+  override readonly name = 'ConditionFailedError';
+}
+
+/**
+ * Raised by an adapter when AWS (or the local stand-in) throttles a call.
+ * The core retries these with backoff inside the request's time budget, then answers `Throttled`.
+ */
+export class ThrottledError extends Error {
+  override readonly name = 'ThrottledError';
+}
+
+/** Raised by a CertificateAuthority when the thing or certificate it was asked about does not exist. */
+export class ResourceNotFoundError extends Error {
+  override readonly name = 'ResourceNotFoundError';
+}

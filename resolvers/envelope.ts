@@ -1,0 +1,38 @@
+/**
+ * The contract between AppSync (or the local twin) and the Lambda resolver.
+ *
+ * The APPSYNC_JS resolver (resolvers/appsync/invoke.js) sends a ResolverEvent as the Lambda payload and
+ * turns the ResolverEnvelope back into a field value or `util.error(message, errorType)`. Client mistakes
+ * therefore come back as a normal Lambda result and do not count as Lambda failures.
+ */
+import type { ErrorType } from './core/errors.ts';
+
+/** The subset of AppSync's identity the resolver uses. Null for API-key calls. */
+export interface ResolverIdentity {
+  readonly userArn?: string;
+  readonly accountId?: string;
+  readonly username?: string;
+  readonly sourceIp?: readonly string[];
+}
+
+export interface ResolverEvent {
+  /** `Query` or `Mutation`. */
+  readonly parentTypeName: string;
+  readonly fieldName: string;
+  readonly arguments: Readonly<Record<string, unknown>>;
+  readonly identity: ResolverIdentity | null;
+}
+
+export type ResolverEnvelope =
+  | { readonly data: unknown }
+  | { readonly error: { readonly errorType: ErrorType; readonly message: string } };
+
+/** Environment variables the Lambda composition root reads (and nothing else reads env). */
+export const LAMBDA_ENV = {
+  tableName: 'CVM_TABLE_NAME',
+  devicePolicyName: 'CVM_DEVICE_POLICY_NAME',
+  /** Optional: prefix for thing names that default to the serial number. */
+  thingNamePrefix: 'CVM_THING_NAME_PREFIX',
+  /** Optional: default registration-token lifetime in seconds (7 days when unset). */
+  tokenTtlSeconds: 'CVM_TOKEN_TTL_SECONDS',
+} as const;
