@@ -1,0 +1,118 @@
+/**
+ * dynalite: a DynamoDB that runs in this process, for the local stack and the integration tests.
+ * It speaks the real DynamoDB wire protocol, so the same DynamoDbDeviceStore runs against it unchanged.
+ */
+import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { createTableInput } from '../resolvers/adapters/dynamodb-table.ts';
+
+interface DynaliteOptions {
+  path?: string;
+  createTableMs?: number;
+  deleteTableMs?: number;
+  updateTableMs?: number;
+}
+
+// dynalite is CommonJS without type declarations; loading it through require keeps the one cast here.
+const dynalite = createRequire(import.meta.url)('dynalite') as (options: DynaliteOptions) => Server;
+
+export interface StartDynaliteOptions {
+  /** Directory of the LevelDB store. Default: none, the data lives in memory and dies with the server. */
+  path?: string;
+  /** Default: 127.0.0.1, so that nothing beyond this machine can reach it. */
+  host?: string;
+  /** Default: 0, a free port chosen by the system. */
+  port?: number;
+}
+
+export interface RunningDynalite {
+  /** `http://host:port`, for a DynamoDB client's `endpoint`. */
+  readonly endpoint: string;
+  /** A client already pointed at the endpoint. */
+  readonly client: DynamoDBClient;
+  /** Destroys the client and stops the server; the process can exit afterwards. */
+  close(): Promise<void>;
+}
+
+export async function startDynalite(options: StartDynaliteOptions = {}): Promise<RunningDynalite> {
+  const host = options.host ?? '127.0.0.1';
+  // Tables become ACTIVE at once instead of after dynalite's default half second.
+  const server = dynalite({
+    ...(options.path === undefined ? {} : { path: options.path }),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    // dynalite checks that requests are signed, not what with.
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint,
+    client,
+    close() {
+      closing ??= closeServer(server, client);
+      return closing;
+    },
+  };
+}
+
+async function closeServer(server: Server, client: DynamoDBClient): Promise<void> {
+  client.destroy();
+  await new Promise<void>((resolve, reject) => {
+    server.close((error?: Error) => (error ? reject(error) : resolve()));
+    // Keep-alive sockets of other clients (the local stack's own) would otherwise hold close() open.
+    server.closeAllConnections();
+  });
+}
+
+/**
+ * Create the cvm table if it does not exist yet, and wait until it is ACTIVE.
+ * dynalite accepts the table exactly as AWS gets it (PAY_PER_REQUEST with a global secondary index),
+ * so the shared createTableInput is used as is.
+ */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  if (!(await tableExists(client, tableName))) {
+    try {
+      await client.send(new CreateTableCommand(createTableInput(tableName)));
+    } catch (error) {
+      // Someone else created it between our look and our create: that is what we wanted.
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+  }
+  await waitUntilTableExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: tableName });
+}
+
+async function tableExists(client: DynamoDBClient, tableName: string): Promise<boolean> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return true;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return false;
+    throw error;
+  }
+}
