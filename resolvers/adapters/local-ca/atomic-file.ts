@@ -1,0 +1,46 @@
+/**
+ * Writing a file so that readers see either the old content or the new, never a part: write a
+ * temporary file beside it, flush it to disk, and rename it over the target (rename is atomic
+ * within one file system).
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+
+export interface WriteFileAtomicOptions {
+  /** Permission bits of the new file. Default 0o644; keys use 0o600. */
+  readonly mode?: number;
+  /**
+   * Flush the content to disk before the rename. Default true. Without it the write is still atomic for
+   * readers and survives the writing process crashing, but an operating-system crash soon after may
+   * leave the file empty; in exchange a write costs a fraction of the time.
+   */
+  readonly durable?: boolean;
+}
+
+export async function writeFileAtomic(
+  path: string,
+  content: string,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const temporaryPath = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temporaryPath, 'wx', options.mode ?? 0o644);
+  try {
+    try {
+      await handle.writeFile(content, 'utf8');
+      if (options.durable ?? true) {
+        await handle.sync();
+      }
+    } finally {
+      await handle.close();
+    }
+    await rename(temporaryPath, path);
+  } catch (error) {
+    await unlink(temporaryPath).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** True for a file name writeFileAtomic may leave behind after a crash, which readers should skip. */
+export function isTemporaryFileName(name: string): boolean {
+  return name.endsWith('.tmp');
+}
