@@ -52,7 +52,10 @@ export function createFieldResolver(ctx: CoreContext): (event: ResolverEvent) =>
       if (definition === undefined) throw new CvmError('InternalError', `The field ${field} has no resolver.`);
       const caller = callerOf(event.identity);
       if (definition.callers === 'admin' && caller.kind !== 'admin') {
-        throw new CvmError('Unauthorized', `Not Authorized to access ${event.fieldName} on type ${event.parentTypeName}`);
+        throw new CvmError(
+          'Unauthorized',
+          `Not Authorized to access ${event.fieldName} on type ${event.parentTypeName}`,
+        );
       }
       const data = await definition.resolve(ctx, event.arguments ?? {}, caller);
       ctx.telemetry.log('info', 'Request served', { field, durationMs: ctx.clock.now().getTime() - started });

@@ -278,8 +278,15 @@ function toDeviceRecord(item: Item): DeviceRecord {
   return record as unknown as DeviceRecord;
 }
 
+/**
+ * Orders events written by this process within one millisecond (a reset writes REVOKED then RESET);
+ * the random part keeps writers in different processes apart.
+ */
+let eventSequence = 0;
+
 function toEventItem(event: DeviceEvent): Item {
-  const suffix = randomBytes(4).toString('hex');
+  eventSequence = (eventSequence + 1) % 1_000_000;
+  const suffix = `${String(eventSequence).padStart(6, '0')}${randomBytes(4).toString('hex')}`;
   // The type is stored as `eventType`, and there is no `status`: events must stay out of the status index.
   return {
     [PARTITION_KEY]: devicePartitionKey(event.serialNumber),

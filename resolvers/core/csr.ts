@@ -17,7 +17,8 @@ import { CvmError } from './errors.ts';
 export const MAX_CSR_PEM_LENGTH = 4096;
 export const MIN_RSA_MODULUS_BITS = 2048;
 
-const PEM_BLOCK = /^-----BEGIN CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n?-----END CERTIFICATE REQUEST-----\s*$/;
+const PEM_BLOCK =
+  /^-----BEGIN CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n?-----END CERTIFICATE REQUEST-----\s*$/;
 
 /** Signature algorithms AWS IoT accepts in a CSR (PKCS#1 v1.5 RSA and ECDSA with SHA-2). */
 const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlyMap<string, string> = new Map([
@@ -109,7 +110,9 @@ export async function inspectCsr(pem: string, serialNumber: string): Promise<Ins
 function decodePem(pem: string): Uint8Array {
   const match = PEM_BLOCK.exec(pem.trimStart());
   if (!match?.[1]) {
-    throw invalidCsr('The CSR must be one PEM block: -----BEGIN CERTIFICATE REQUEST----- … -----END CERTIFICATE REQUEST-----.');
+    throw invalidCsr(
+      'The CSR must be one PEM block: -----BEGIN CERTIFICATE REQUEST----- … -----END CERTIFICATE REQUEST-----.',
+    );
   }
   // The pattern admits only base64 characters; whatever they decode to is checked as strict DER next.
   const der = Buffer.from(match[1].replace(/\s+/g, ''), 'base64');
@@ -139,7 +142,9 @@ function describeAcceptedKey(spki: Uint8Array): string {
     }
     return `EC ${curve}`;
   }
-  throw invalidCsr(`The CSR key type ${key.asymmetricKeyType ?? 'unknown'} is not accepted; use RSA (2048+) or EC P-256/P-384/P-521.`);
+  throw invalidCsr(
+    `The CSR key type ${key.asymmetricKeyType ?? 'unknown'} is not accepted; use RSA (2048+) or EC P-256/P-384/P-521.`,
+  );
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

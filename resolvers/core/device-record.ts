@@ -21,7 +21,12 @@ export function nextRecord(
 }
 
 /** Fields that describe a certificate; cleared together. */
-export const CERTIFICATE_FIELDS = ['certificateId', 'certificateArn', 'certificatePem', 'publicKeyFingerprint'] as const;
+export const CERTIFICATE_FIELDS = [
+  'certificateId',
+  'certificateArn',
+  'certificatePem',
+  'publicKeyFingerprint',
+] as const;
 
 export function leaseIsLive(record: DeviceRecord, now: Date): boolean {
   return record.lease !== undefined && Date.parse(record.lease.expiresAt) > now.getTime();

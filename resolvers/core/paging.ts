@@ -56,7 +56,9 @@ async function sign(ctx: CoreContext, body: string): Promise<string> {
     keys.set(ctx.secrets, key);
     key.catch(() => keys.delete(ctx.secrets));
   }
-  return createHmac('sha256', await key).update(body).digest('base64url');
+  return createHmac('sha256', await key)
+    .update(body)
+    .digest('base64url');
 }
 
 function tampered(): CvmError {

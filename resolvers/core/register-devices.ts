@@ -62,7 +62,11 @@ export async function registerDevices(
   const repeated = serials.filter((serial, index) => serials.indexOf(serial) !== index);
   if (repeated.length > 0) throw alreadyExists([...new Set(repeated)], 'appear more than once in this call');
   const existing = await ctx.store.getMany(serials);
-  if (existing.length > 0) throw alreadyExists(existing.map((record) => record.serialNumber), 'are already registered');
+  if (existing.length > 0)
+    throw alreadyExists(
+      existing.map((record) => record.serialNumber),
+      'are already registered',
+    );
 
   const created: DeviceRecord[] = [];
   let failure: unknown;
@@ -92,7 +96,8 @@ export async function registerDevices(
 
 function prepare(ctx: CoreContext, input: unknown, index: number | undefined): PreparedRegistration {
   const where = index === undefined ? '' : ` (input ${index})`;
-  if (typeof input !== 'object' || input === null) throw new CvmError('InvalidInput', `Each input must be an object${where}.`);
+  if (typeof input !== 'object' || input === null)
+    throw new CvmError('InvalidInput', `Each input must be an object${where}.`);
   const fields = input as RegisterDeviceInput;
   try {
     const serialNumber = requireSerialNumber(fields.serialNumber);
@@ -160,15 +165,12 @@ async function undoCreates(ctx: CoreContext, created: readonly DeviceRecord[]): 
 function alreadyExists(serials: readonly string[], what: string): CvmError {
   const shown = serials.slice(0, 10).join(', ');
   const more = serials.length > 10 ? ` and ${serials.length - 10} more` : '';
-  const subject = serials.length > 0 ? `These serial numbers ${what}: ${shown}${more}.` : `Some serial numbers ${what}.`;
+  const subject =
+    serials.length > 0 ? `These serial numbers ${what}: ${shown}${more}.` : `Some serial numbers ${what}.`;
   return new CvmError('DeviceAlreadyExists', `${subject} Nothing in this call was registered.`);
 }
 
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
+async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {

@@ -180,9 +180,22 @@ async function abandonIssuance(
   error: unknown,
   deadline: number,
 ): Promise<CvmError> {
+  let latest: DeviceRecord | 'unknown' | undefined = 'unknown';
+  try {
+    latest = await ctx.store.get(current.serialNumber);
+  } catch (readError) {
+    ctx.telemetry.log('warn', 'Could not read the device after a failed issuance', {
+      serialNumber: current.serialNumber,
+      error: describeError(readError),
+    });
+  }
+
+  // A revoke that won the race has recorded and revoked our certificate: it stays, revoked, as evidence.
+  const keptByRevocation =
+    latest !== 'unknown' && latest?.status === 'REVOKED' && latest.certificateId === created?.certificateId;
   const cleanupDeadline = Math.max(deadline, ctx.clock.now().getTime()) + ctx.settings.compensationBudgetMs;
   let discarded = true;
-  if (created !== undefined) {
+  if (created !== undefined && !keptByRevocation) {
     try {
       await discardCertificate(ctx, cleanupDeadline, { thingName: current.thingName, ...created });
     } catch (cleanupError) {
@@ -195,9 +208,8 @@ async function abandonIssuance(
     }
   }
 
-  let latest: DeviceRecord | undefined;
   try {
-    latest = await ctx.store.get(current.serialNumber);
+    if (latest === 'unknown') latest = await ctx.store.get(current.serialNumber);
     const lease = latest?.lease;
     if (latest?.status === 'ISSUING' && lease !== undefined && lease.owner === current.lease?.owner) {
       const now = ctx.clock.now();
@@ -218,7 +230,7 @@ async function abandonIssuance(
     });
   }
 
-  const answer = answerFor(error, latest);
+  const answer = answerFor(error, current, latest);
   ctx.telemetry.log(answer.errorType === 'InternalError' ? 'error' : 'warn', 'Certificate issuance failed', {
     serialNumber: current.serialNumber,
     errorType: answer.errorType,
@@ -228,11 +240,13 @@ async function abandonIssuance(
   return answer;
 }
 
-function answerFor(error: unknown, latest: DeviceRecord | undefined): CvmError {
-  if (isCvmError(error)) return error;
-  if (error instanceof ConditionFailedError) {
-    // An admin revoked or reset the device while we issued, or our lease ran out and another request took over.
-    if (latest === undefined || latest.status === 'REVOKED' || latest.status === 'PENDING') {
+function answerFor(error: unknown, current: DeviceRecord, latest: DeviceRecord | 'unknown' | undefined): CvmError {
+  // Whatever failed, if the claim is no longer ours the device's state explains the failure better: an admin
+  // revoked or reset the device while we issued (AWS IoT then refuses to activate a revoked certificate, say),
+  // or our lease ran out and another request took over.
+  const claimLost = latest !== 'unknown' && latest?.lease?.owner !== current.lease?.owner;
+  if (claimLost || error instanceof ConditionFailedError) {
+    if (latest === undefined || latest === 'unknown' || latest.status === 'REVOKED' || latest.status === 'PENDING') {
       return new CvmError(
         'InvalidRegistrationToken',
         'The device was revoked or reset while its certificate was being issued; ask your administrator for a new token.',
@@ -240,9 +254,14 @@ function answerFor(error: unknown, latest: DeviceRecord | undefined): CvmError {
     }
     return issuanceInProgress();
   }
-  return new CvmError('InternalError', 'The certificate could not be issued; nothing was kept. Retry with the same token.', {
-    cause: error,
-  });
+  if (isCvmError(error)) return error;
+  return new CvmError(
+    'InternalError',
+    'The certificate could not be issued; nothing was kept. Retry with the same token.',
+    {
+      cause: error,
+    },
+  );
 }
 
 async function discardRecordedCertificate(ctx: CoreContext, record: DeviceRecord, deadline: number): Promise<void> {

@@ -40,13 +40,13 @@ export async function resetDevice(
 ): Promise<DeviceRegistration> {
   const serialNumber = requireSerialNumber(args.serialNumber);
   const ttl = tokenTtlSeconds(ctx, args.tokenTtlSeconds);
-  await revoke(ctx, serialNumber, RESET_REASON, caller);
+  await revoke(ctx, serialNumber, RESET_REASON, caller, 'reset');
 
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
     const record = await requireDevice(ctx, serialNumber);
     if (record.status !== 'REVOKED') {
       // Someone reset it between our two steps; revoke again so we never hand out a second live token.
-      await revoke(ctx, serialNumber, RESET_REASON, caller);
+      await revoke(ctx, serialNumber, RESET_REASON, caller, 'reset');
       continue;
     }
     const now = ctx.clock.now();
@@ -70,12 +70,16 @@ export async function resetDevice(
   throw busy();
 }
 
-/** Make the device REVOKED (token dead, claim void), then revoke its certificate in the authority. */
+/**
+ * Make the device REVOKED (token dead, claim void), then revoke its certificate in the authority.
+ * As the first step of a reset, a device without a certificate gets no REVOKED event: RESET says it all.
+ */
 async function revoke(
   ctx: CoreContext,
   serialNumber: string,
   reason: string | undefined,
   caller: Caller,
+  purpose: 'revoke' | 'reset' = 'revoke',
 ): Promise<DeviceRecord> {
   const deadline = ctx.clock.now().getTime() + ctx.settings.requestBudgetMs + ctx.settings.compensationBudgetMs;
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
@@ -101,10 +105,10 @@ async function revoke(
         throw error;
       }
     }
-    // Also on a repeat: finishes the job if an earlier revoke stopped before AWS IoT was told.
     const ref = certificateRefOf(revoked);
-    if (ref !== undefined) await revokeCertificateInAuthority(ctx, deadline, ref);
-    if (firstTime) {
+    if (firstTime && (purpose === 'revoke' || ref !== undefined)) {
+      // Recorded as soon as the decision stands, before AWS IoT is told: a failure there is retried by
+      // repeating the call, and the trail must not depend on that.
       ctx.telemetry.log('info', 'Device revoked', { serialNumber, certificateId: ref?.certificateId ?? null });
       await recordEvent(ctx, serialNumber, 'REVOKED', caller, {
         ...(ref === undefined ? {} : { certificateId: ref.certificateId }),
@@ -112,6 +116,8 @@ async function revoke(
         previousStatus: record.status,
       });
     }
+    // Also on a repeat: finishes the job if an earlier attempt stopped before AWS IoT was told.
+    if (ref !== undefined) await revokeCertificateInAuthority(ctx, deadline, ref);
     return revoked;
   }
   throw busy();

@@ -1,0 +1,73 @@
+/**
+ * The Lambda composition root: AppSync's APPSYNC_JS resolver (resolvers/appsync/invoke.js) invokes this
+ * with a ResolverEvent and maps the returned envelope to a field value or `util.error`. This file (and the
+ * local stack's) is the only place that reads the environment.
+ */
+import 'reflect-metadata';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
+import { DynamoDbDeviceStore } from './adapters/dynamodb-store.ts';
+import { AwsIotAuthority, createIotClient } from './adapters/iot-authority.ts';
+import { PowertoolsTelemetry } from './adapters/powertools-telemetry.ts';
+import { DEFAULT_SETTINGS, TOKEN_TTL_BOUNDS, type CoreContext, type CoreSettings } from './core/context.ts';
+import { systemClock, systemRandom } from './system.ts';
+import { LAMBDA_ENV, type ResolverEnvelope, type ResolverEvent } from './envelope.ts';
+import { createFieldResolver } from './resolve-field.ts';
+
+/** Build the handler from an environment; exported so the wiring itself is tested. */
+export function createLambdaHandler(env: Readonly<Record<string, string | undefined>>) {
+  const tableName = required(env, LAMBDA_ENV.tableName);
+  const policyName = required(env, LAMBDA_ENV.devicePolicyName);
+  const settings: CoreSettings = {
+    ...DEFAULT_SETTINGS,
+    thingNamePrefix: env[LAMBDA_ENV.thingNamePrefix] ?? '',
+    tokenTtlSeconds: tokenTtl(env[LAMBDA_ENV.tokenTtlSeconds]),
+  };
+  const dynamodb = new DynamoDBClient({});
+  const store = new DynamoDbDeviceStore({ client: dynamodb, tableName });
+  const telemetry = new PowertoolsTelemetry();
+  const ctx: CoreContext = {
+    store,
+    secrets: store,
+    authority: new AwsIotAuthority({ client: createIotClient(), policyName }),
+    clock: systemClock,
+    random: systemRandom,
+    telemetry,
+    settings,
+  };
+  const resolve = createFieldResolver(ctx);
+
+  return async (event: ResolverEvent, context?: Context): Promise<ResolverEnvelope> => {
+    if (context) telemetry.addLambdaContext(context);
+    try {
+      return await resolve(event);
+    } finally {
+      telemetry.flush();
+    }
+  };
+}
+
+function required(env: Readonly<Record<string, string | undefined>>, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`The environment variable ${name} must be set (the CDK construct sets it).`);
+  return value;
+}
+
+function tokenTtl(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_SETTINGS.tokenTtlSeconds;
+  const seconds = Number(value);
+  if (!Number.isInteger(seconds) || seconds < TOKEN_TTL_BOUNDS.min || seconds > TOKEN_TTL_BOUNDS.max) {
+    throw new Error(
+      `${LAMBDA_ENV.tokenTtlSeconds} must be a whole number of seconds from ${TOKEN_TTL_BOUNDS.min} to ${TOKEN_TTL_BOUNDS.max}.`,
+    );
+  }
+  return seconds;
+}
+
+let handlerInstance: ReturnType<typeof createLambdaHandler> | undefined;
+
+/** The Lambda entry point. Built on the first invocation and reused while the container lives. */
+export const handler = (event: ResolverEvent, context?: Context): Promise<ResolverEnvelope> => {
+  handlerInstance ??= createLambdaHandler(process.env);
+  return handlerInstance(event, context);
+};
