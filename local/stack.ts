@@ -1,0 +1,118 @@
+/**
+ * The local stack behind `npm start`: the same schema and resolver code as in AWS, with dynalite (on
+ * disk) for DynamoDB and the local CA for AWS IoT, behind an HTTPS twin of AppSync. State lives in the
+ * data dir and survives restarts; `local.json` there tells clients how to connect.
+ */
+import 'reflect-metadata';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DynamoDbDeviceStore } from '../resolvers/adapters/dynamodb-store.ts';
+import { openLocalCertificateAuthority } from '../resolvers/adapters/local-ca/authority.ts';
+import { DEFAULT_SETTINGS, type CoreContext, type CoreSettings } from '../resolvers/core/context.ts';
+import { createFieldResolver } from '../resolvers/resolve-field.ts';
+import { systemClock, systemRandom } from '../resolvers/system.ts';
+import { startAppSyncTwin } from './appsync-twin/server.ts';
+import { localConfigPath, type LocalConfig } from './config.ts';
+import { LOCAL_ACCOUNT_ID, LOCAL_ADMIN_ARN, loadOrCreateCredentials } from './credentials.ts';
+import { ensureTable, startDynalite } from './dynalite.ts';
+import { JsonLinesTelemetry } from './telemetry.ts';
+
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_TABLE_NAME = 'cvm-devices';
+export const LOCAL_POLICY_NAME = 'cvm-device';
+export const SCHEMA_FILE = fileURLToPath(new URL('../schema.graphql', import.meta.url));
+
+export interface LocalStackOptions {
+  readonly dataDir: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly host?: string;
+  /** Where log lines go (JSON, one per line). Default: stderr. */
+  readonly log?: (line: string) => void;
+  /** Core settings to override (tests shorten leases, for example). */
+  readonly settings?: Partial<CoreSettings>;
+}
+
+export interface LocalStack {
+  readonly config: LocalConfig;
+  readonly configFile: string;
+  readonly telemetry: JsonLinesTelemetry;
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const dataDir = path.resolve(options.dataDir);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+
+  const credentials = await loadOrCreateCredentials(dataDir);
+  const authority = await openLocalCertificateAuthority(path.join(dataDir, 'iot'), {
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT_ID,
+    policyName: LOCAL_POLICY_NAME,
+  });
+  const dynalite = await startDynalite({ path: path.join(dataDir, 'dynamodb') });
+  const telemetry = new JsonLinesTelemetry(log);
+  let twin: Awaited<ReturnType<typeof startAppSyncTwin>>;
+  try {
+    await ensureTable(dynalite.client, LOCAL_TABLE_NAME);
+    const store = new DynamoDbDeviceStore({ client: dynalite.client, tableName: LOCAL_TABLE_NAME });
+    const ctx: CoreContext = {
+      store,
+      secrets: store,
+      authority: authority.authority,
+      clock: systemClock,
+      random: systemRandom,
+      telemetry,
+      settings: { ...DEFAULT_SETTINGS, ...options.settings },
+    };
+    twin = await startAppSyncTwin({
+      schemaSdl: await readFile(SCHEMA_FILE, 'utf8'),
+      tls: { keyPem: authority.tlsServer.keyPem, certPem: authority.tlsServer.certPem },
+      host: options.host ?? '127.0.0.1',
+      port: options.port,
+      region: LOCAL_REGION,
+      apiKeys: [credentials.apiKey],
+      adminCredentials: [
+        {
+          accessKeyId: credentials.adminAccessKeyId,
+          secretAccessKey: credentials.adminSecretAccessKey,
+          userArn: LOCAL_ADMIN_ARN,
+          accountId: LOCAL_ACCOUNT_ID,
+        },
+      ],
+      invoke: createFieldResolver(ctx),
+      log: (level, message, fields) => telemetry.log(level, message, fields),
+    });
+  } catch (error) {
+    await dynalite.close();
+    throw error;
+  }
+
+  const config: LocalConfig = {
+    graphqlUrl: twin.url,
+    region: LOCAL_REGION,
+    apiKey: credentials.apiKey,
+    adminAccessKeyId: credentials.adminAccessKeyId,
+    adminSecretAccessKey: credentials.adminSecretAccessKey,
+    tlsCaFile: path.resolve(authority.tlsCa.certFile),
+    deviceCaFile: path.resolve(authority.deviceCa.certFile),
+  };
+  const configFile = localConfigPath(dataDir);
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    configFile,
+    telemetry,
+    close: () => {
+      closing ??= (async () => {
+        await twin.close();
+        await dynalite.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { createAuthenticator } from '../../../../local/appsync-twin/authenticate.ts';
+import type { IncomingRequest } from '../../../../local/appsync-twin/authenticate.ts';
+import { signAppSyncRequest } from '../../../../local/appsync-twin/sign.ts';
+
+const NOW = new Date('2025-03-04T05:06:07Z');
+const URL_ = 'https://127.0.0.1:4443/graphql';
+const BODY = '{"query":"{ devices { items { serialNumber } } }"}';
+const ADMIN = {
+  accessKeyId: 'AKIDLOCALADMIN000001',
+  secretAccessKey: 'local-secret-key-for-tests-only',
+  userArn: 'arn:aws:iam::000000000000:user/cvm-local-admin',
+  accountId: '000000000000',
+};
+
+const authenticate = createAuthenticator({
+  region: 'us-east-1',
+  apiKeys: ['da2-devicekey'],
+  adminCredentials: [ADMIN],
+  now: () => NOW,
+});
+
+function request(headers: Record<string, string>, body = BODY): IncomingRequest {
+  return { method: 'POST', path: '/graphql', query: '', headers, body: Buffer.from(body), remoteAddress: '127.0.0.1' };
+}
+
+async function signed(credentials = ADMIN, body = BODY): Promise<Record<string, string>> {
+  return signAppSyncRequest({ url: URL_, body, region: 'us-east-1', credentials, signingDate: NOW });
+}
+
+describe('createAuthenticator', () => {
+  it('lets a known API key in with the API_KEY mode and no identity', async () => {
+    expect(await authenticate(request({ 'x-api-key': 'da2-devicekey' }))).toEqual({
+      ok: true,
+      caller: { mode: 'API_KEY', identity: null },
+    });
+  });
+
+  it('lets a signed request in with the AWS_IAM mode and an IAM identity like AppSync passes', async () => {
+    expect(await authenticate(request(await signed()))).toEqual({
+      ok: true,
+      caller: {
+        mode: 'AWS_IAM',
+        identity: {
+          userArn: ADMIN.userArn,
+          accountId: ADMIN.accountId,
+          username: ADMIN.accessKeyId,
+          sourceIp: ['127.0.0.1'],
+        },
+      },
+    });
+  });
+
+  it('uses the signature, not the API key, when a request carries both', async () => {
+    const outcome = await authenticate(request({ ...(await signed()), 'x-api-key': 'da2-devicekey' }));
+
+    expect(outcome).toMatchObject({ ok: true, caller: { mode: 'AWS_IAM' } });
+  });
+
+  const refusals: [string, () => Promise<Record<string, string>>, string | undefined, number, string, RegExp][] = [
+    [
+      'no credentials',
+      async () => ({}),
+      undefined,
+      401,
+      'UnauthorizedException',
+      /^Valid authorization header not provided\.$/,
+    ],
+    [
+      'a bearer token',
+      async () => ({ authorization: 'Bearer abc' }),
+      undefined,
+      401,
+      'UnauthorizedException',
+      /^Valid authorization header not provided\.$/,
+    ],
+    [
+      'an unknown API key',
+      async () => ({ 'x-api-key': 'da2-other' }),
+      undefined,
+      401,
+      'UnauthorizedException',
+      /^You are not authorized to make this call\.$/,
+    ],
+    [
+      'a signature over another body',
+      () => signed(),
+      '{"query":"{ __typename }"}',
+      401,
+      'UnauthorizedException',
+      /does not match/,
+    ],
+    [
+      'a signature with a wrong secret',
+      () => signed({ ...ADMIN, secretAccessKey: 'wrong' }),
+      undefined,
+      401,
+      'UnauthorizedException',
+      /does not match/,
+    ],
+    [
+      'an unknown access key',
+      () => signed({ ...ADMIN, accessKeyId: 'AKIDNOBODY0000000001' }),
+      undefined,
+      401,
+      'UnauthorizedException',
+      /invalid/,
+    ],
+    [
+      'a truncated signature header',
+      async () => ({ authorization: 'AWS4-HMAC-SHA256 Credential=x' }),
+      undefined,
+      401,
+      'UnauthorizedException',
+      /requires 'SignedHeaders'/,
+    ],
+  ];
+
+  it.each(refusals)('refuses %s', async (_case, headers, body, status, errorType, message) => {
+    const outcome = await authenticate(request(await headers(), body));
+
+    expect(outcome).toMatchObject({ ok: false, status, errorType });
+    expect(outcome.ok === false && outcome.message).toMatch(message);
+  });
+});
