@@ -1,0 +1,164 @@
+/**
+ * `npm run bench`: figures for the enrollment path on this machine. Prints, never asserts.
+ *
+ *  1. CSR checks alone (parse, verify, key and subject rules): the CPU floor of every request.
+ *  2. Enrollment through the core with real parts (dynalite in memory, the local CA in a temp dir):
+ *     register N devices in batches of 100, then enroll them with C concurrent requests.
+ *  3. The same through the local HTTPS twin (API-key auth, GraphQL parse/validate, JSON), end to end.
+ *
+ * Options (env): BENCH_DEVICES (default 300), BENCH_CONCURRENCY (default 8).
+ */
+import 'reflect-metadata';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createGraphqlClient } from '../client/graphql-client.ts';
+import { registerDevices } from '../resolvers/core/register-devices.ts';
+import { inspectCsr } from '../resolvers/core/csr.ts';
+import { requestCertificate } from '../resolvers/core/request-certificate.ts';
+import { startLocalStack } from '../local/stack.ts';
+import { readFile } from 'node:fs/promises';
+import { ADMIN, startCoreHarness } from '../test/support/core-harness.ts';
+import { makeCsr } from '../test/support/csr.ts';
+
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 300);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+function report(name: string, count: number, elapsedMs: number, latencies?: number[]): void {
+  const rate = (count / elapsedMs) * 1000;
+  let line = `${name.padEnd(44)} ${String(count).padStart(6)} ops  ${rate.toFixed(0).padStart(6)} ops/s`;
+  if (latencies && latencies.length > 0) {
+    const sorted = [...latencies].sort((a, b) => a - b);
+    line += `  p50 ${percentile(sorted, 50).toFixed(1)} ms  p95 ${percentile(sorted, 95).toFixed(1)} ms  p99 ${percentile(sorted, 99).toFixed(1)} ms`;
+  }
+  console.log(line);
+}
+
+function memory(label: string): void {
+  const usage = process.memoryUsage();
+  console.log(
+    `${label.padEnd(44)} rss ${(usage.rss / 2 ** 20).toFixed(0)} MiB  heap used ${(usage.heapUsed / 2 ** 20).toFixed(0)} MiB`,
+  );
+}
+
+async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const item = items[next] as T;
+        next += 1;
+        await work(item);
+      }
+    }),
+  );
+}
+
+async function benchCsrChecks(): Promise<void> {
+  const csr = await makeCsr({ commonName: 'BENCH-CSR' });
+  const rounds = 2000;
+  for (let i = 0; i < 100; i += 1) await inspectCsr(csr.csrPem, 'BENCH-CSR');
+  const started = performance.now();
+  for (let i = 0; i < rounds; i += 1) await inspectCsr(csr.csrPem, 'BENCH-CSR');
+  report('CSR checks (EC P-256), one at a time', rounds, performance.now() - started);
+}
+
+async function benchCore(): Promise<void> {
+  const harness = await startCoreHarness();
+  try {
+    const serials = Array.from({ length: DEVICES }, (_, i) => `BENCH-${String(i).padStart(6, '0')}`);
+    let started = performance.now();
+    const tokens = new Map<string, string>();
+    for (let i = 0; i < serials.length; i += 100) {
+      const batch = serials.slice(i, i + 100).map((serialNumber) => ({ serialNumber }));
+      for (const registration of await registerDevices(harness.ctx, batch, ADMIN)) {
+        tokens.set(registration.device.serialNumber, registration.registrationToken);
+      }
+    }
+    report('register (core + dynalite, batches of 100)', DEVICES, performance.now() - started);
+
+    const csrs = new Map<string, string>();
+    for (const serial of serials) csrs.set(serial, (await makeCsr({ commonName: serial })).csrPem);
+    const latencies: number[] = [];
+    started = performance.now();
+    await runPool(serials, CONCURRENCY, async (serial) => {
+      const begun = performance.now();
+      await requestCertificate(harness.ctx, {
+        serialNumber: serial,
+        registrationToken: tokens.get(serial),
+        csr: csrs.get(serial),
+      });
+      latencies.push(performance.now() - begun);
+    });
+    report(`enroll (core + dynalite + local CA, c=${CONCURRENCY})`, DEVICES, performance.now() - started, latencies);
+    memory('after core enrollment');
+  } finally {
+    await harness.close();
+  }
+}
+
+async function benchHttps(): Promise<void> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'cvm-bench-'));
+  const stack = await startLocalStack({ dataDir, port: 0, log: () => undefined });
+  try {
+    const ca = await readFile(stack.config.tlsCaFile, 'utf8');
+    const admin = createGraphqlClient({
+      url: stack.config.graphqlUrl,
+      ca,
+      auth: {
+        kind: 'iam',
+        region: stack.config.region,
+        credentials: {
+          accessKeyId: stack.config.adminAccessKeyId,
+          secretAccessKey: stack.config.adminSecretAccessKey,
+        },
+      },
+    });
+    const device = createGraphqlClient({
+      url: stack.config.graphqlUrl,
+      ca,
+      auth: { kind: 'apiKey', apiKey: stack.config.apiKey },
+    });
+    const serials = Array.from({ length: DEVICES }, (_, i) => `HTTPS-${String(i).padStart(6, '0')}`);
+    const tokens = new Map<string, string>();
+    for (let i = 0; i < serials.length; i += 100) {
+      const input = serials.slice(i, i + 100).map((serialNumber) => ({ serialNumber }));
+      const data = await admin.request<{
+        registerDevices: { registrationToken: string; device: { serialNumber: string } }[];
+      }>(
+        'mutation($input: [RegisterDeviceInput!]!) { registerDevices(input: $input) { registrationToken device { serialNumber } } }',
+        { input },
+      );
+      for (const registration of data.registerDevices)
+        tokens.set(registration.device.serialNumber, registration.registrationToken);
+    }
+    const csrs = new Map<string, string>();
+    for (const serial of serials) csrs.set(serial, (await makeCsr({ commonName: serial })).csrPem);
+    const latencies: number[] = [];
+    const started = performance.now();
+    await runPool(serials, CONCURRENCY, async (serial) => {
+      const begun = performance.now();
+      await device.request(
+        'mutation($input: RequestCertificateInput!) { requestCertificate(input: $input) { certificateId } }',
+        { input: { serialNumber: serial, registrationToken: tokens.get(serial), csr: csrs.get(serial) } },
+      );
+      latencies.push(performance.now() - begun);
+    });
+    report(`enroll over HTTPS (local twin, c=${CONCURRENCY})`, DEVICES, performance.now() - started, latencies);
+    memory('after HTTPS enrollment');
+  } finally {
+    await stack.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+console.log(`cvm benchmark: ${DEVICES} devices, concurrency ${CONCURRENCY}, node ${process.version}`);
+memory('at start');
+await benchCsrChecks();
+await benchCore();
+await benchHttps();

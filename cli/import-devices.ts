@@ -1,0 +1,130 @@
+/**
+ * Bulk registration from a CSV file, in batches of up to 100 (one registerDevices call each, all or none).
+ *
+ * Resumable: run the same file again after an interruption. A batch the server refuses with
+ * DeviceAlreadyExists is checked serial by serial; serials already registered are skipped (their tokens
+ * were written by the earlier run, or need `cvm admin reset`) and the rest are registered.
+ */
+import { parse } from 'csv-parse/sync';
+import { MAX_REGISTER_BATCH, type AdminApi } from '../client/admin-api.ts';
+import { GraphqlError } from '../client/errors.ts';
+import type { DeviceRegistration, RegisterDeviceInput } from '../client/types.ts';
+import { InputFileError } from './errors.ts';
+
+export interface ImportRow {
+  readonly serialNumber: string;
+  readonly thingName?: string;
+}
+
+export interface ImportHooks {
+  /** Called once per successful registerDevices call, before the next one: the only chance to keep the tokens. */
+  readonly onRegistered: (registrations: readonly DeviceRegistration[]) => Promise<void>;
+  readonly onSkipped?: (serialNumbers: readonly string[]) => void;
+  /** Rows settled (registered or skipped) after each batch. */
+  readonly onBatchDone?: (rowsSettled: number) => void;
+}
+
+export interface ImportSummary {
+  readonly registered: number;
+  readonly skipped: readonly string[];
+}
+
+const KNOWN_COLUMNS: ReadonlySet<string> = new Set(['serialNumber', 'thingName']);
+/** Rounds of "register, find who exists, drop them" per batch; more means someone keeps registering the same serials. */
+const MAX_ROUNDS_PER_BATCH = 3;
+/** Concurrent `device` lookups while finding which serials of a refused batch exist. */
+const LOOKUP_CONCURRENCY = 10;
+
+/** Parse `serialNumber[,thingName]` with a header row. Rejects unknown columns, empty serials and duplicates. */
+export function parseDeviceCsv(text: string): ImportRow[] {
+  let records: Record<string, string>[];
+  try {
+    records = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+  } catch (error) {
+    throw new InputFileError(`The CSV cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+  const header = records.length > 0 ? Object.keys(records[0] ?? {}) : [];
+  if (records.length > 0 && !header.includes('serialNumber')) {
+    throw new InputFileError('The CSV needs a header row with a serialNumber column (and optionally thingName).');
+  }
+  const unknown = header.filter((column) => !KNOWN_COLUMNS.has(column));
+  if (unknown.length > 0) {
+    throw new InputFileError(`Unknown CSV column(s): ${unknown.join(', ')}. Expected serialNumber[,thingName].`);
+  }
+  const seen = new Set<string>();
+  return records.map((record, index) => {
+    const line = index + 2;
+    const serialNumber = record.serialNumber ?? '';
+    if (serialNumber === '') throw new InputFileError(`Row ${line} has no serialNumber.`);
+    if (seen.has(serialNumber)) throw new InputFileError(`Row ${line} repeats serial number ${serialNumber}.`);
+    seen.add(serialNumber);
+    const thingName = record.thingName ?? '';
+    return thingName === '' ? { serialNumber } : { serialNumber, thingName };
+  });
+}
+
+export function planBatches<T>(rows: readonly T[], batchSize: number = MAX_REGISTER_BATCH): T[][] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer.');
+  const batches: T[][] = [];
+  for (let start = 0; start < rows.length; start += batchSize) batches.push(rows.slice(start, start + batchSize));
+  return batches;
+}
+
+export async function importDevices(
+  api: Pick<AdminApi, 'registerDevices' | 'getDevice'>,
+  rows: readonly ImportRow[],
+  hooks: ImportHooks,
+  options: { batchSize?: number; tokenTtlSeconds?: number } = {},
+): Promise<ImportSummary> {
+  let registered = 0;
+  const skipped: string[] = [];
+  for (const batch of planBatches(rows, options.batchSize)) {
+    let pending: readonly ImportRow[] = batch;
+    for (let round = 1; pending.length > 0; round += 1) {
+      try {
+        const registrations = await api.registerDevices(pending.map((row) => toInput(row, options.tokenTtlSeconds)));
+        await hooks.onRegistered(registrations);
+        registered += registrations.length;
+        break;
+      } catch (error) {
+        if (!isDeviceAlreadyExists(error) || round >= MAX_ROUNDS_PER_BATCH) throw error;
+        const existing = await registeredSerials(api, pending);
+        // The server says some exist but none do: retrying the same batch would loop, so report its answer.
+        if (existing.size === 0) throw error;
+        const skippedNow = pending.filter((row) => existing.has(row.serialNumber)).map((row) => row.serialNumber);
+        skipped.push(...skippedNow);
+        hooks.onSkipped?.(skippedNow);
+        pending = pending.filter((row) => !existing.has(row.serialNumber));
+      }
+    }
+    hooks.onBatchDone?.(batch.length);
+  }
+  return { registered, skipped };
+}
+
+function toInput(row: ImportRow, tokenTtlSeconds: number | undefined): RegisterDeviceInput {
+  return {
+    serialNumber: row.serialNumber,
+    ...(row.thingName === undefined ? {} : { thingName: row.thingName }),
+    ...(tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }),
+  };
+}
+
+function isDeviceAlreadyExists(error: unknown): boolean {
+  return error instanceof GraphqlError && error.errorType === 'DeviceAlreadyExists';
+}
+
+async function registeredSerials(
+  api: Pick<AdminApi, 'getDevice'>,
+  rows: readonly ImportRow[],
+): Promise<ReadonlySet<string>> {
+  const existing = new Set<string>();
+  const queue = rows.map((row) => row.serialNumber);
+  const worker = async (): Promise<void> => {
+    for (let serialNumber = queue.shift(); serialNumber !== undefined; serialNumber = queue.shift()) {
+      if ((await api.getDevice(serialNumber)) !== null) existing.add(serialNumber);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LOOKUP_CONCURRENCY, queue.length) }, worker));
+  return existing;
+}

@@ -1,0 +1,167 @@
+/**
+ * Enrollment, as a device runs it: make (or reuse) a key, build a CSR with CN = serial, exchange it and the
+ * one-time registration token for a certificate, check the certificate is for this key, and write the files
+ * the device needs to connect to AWS IoT.
+ *
+ * Safe to run again after any failure: the key on disk is reused, and the server answers a retry with the
+ * same token and the same key with the same certificate.
+ */
+import { X509Certificate, createPublicKey } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { requestCertificate } from './device-api.ts';
+import { createDeviceCsr } from './device-csr.ts';
+import { keyTypeLabel, loadOrCreateDeviceKey, type KeyType } from './device-key.ts';
+import { EnrollmentError, isRetryable } from './errors.ts';
+import { writeFileAtomic } from './files.ts';
+import type { GraphqlClient } from './graphql-client.ts';
+import { retryWithBackoff, type RetryEvent, type RetryOptions } from './retry.ts';
+import type { CertificateGrant } from './types.ts';
+
+export interface EnrollOptions {
+  readonly serialNumber: string;
+  /** The one-time token from registration. Never logged. */
+  readonly registrationToken: string;
+  /** A client with the device API key. */
+  readonly client: GraphqlClient;
+  /** For a new key; a key already in outDir is reused whatever its type. Default ec-p256. */
+  readonly keyType?: KeyType;
+  /** Where the key, CSR, certificate, CA and device.json live. Created with mode 0700. */
+  readonly outDir: string;
+  /** Retries of IssuanceInProgress, Throttled and network failures. Default 6 attempts, 500 ms base, 10 s max. */
+  readonly retry?: RetryOptions;
+  /** Human-readable progress lines (never holding the token or the key). */
+  readonly onProgress?: (message: string) => void;
+}
+
+/** File names inside outDir. */
+export const ENROLLMENT_FILES = {
+  key: 'device.key.pem',
+  csr: 'device.csr.pem',
+  certificate: 'device.cert.pem',
+  ca: 'ca.pem',
+  metadata: 'device.json',
+} as const;
+
+export type EnrollmentFiles = { readonly [name in keyof typeof ENROLLMENT_FILES]: string };
+
+/** What device.json holds. */
+export interface DeviceMetadata {
+  readonly serialNumber: string;
+  readonly thingName: string;
+  readonly certificateId: string;
+  readonly certificateArn: string;
+  readonly iotEndpoint: string | null;
+  readonly issuedAt: string;
+}
+
+export interface EnrollResult extends DeviceMetadata {
+  readonly keyType: KeyType;
+  /** True when the key was already in outDir. */
+  readonly keyReused: boolean;
+  /** Absolute paths of the files written. */
+  readonly files: EnrollmentFiles;
+}
+
+const DEFAULT_KEY_TYPE: KeyType = 'ec-p256';
+
+export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult> {
+  const progress = options.onProgress ?? (() => undefined);
+  const files = enrollmentFiles(options.outDir);
+  await mkdir(options.outDir, { recursive: true, mode: 0o700 });
+
+  const requestedKeyType = options.keyType ?? DEFAULT_KEY_TYPE;
+  const key = await loadOrCreateDeviceKey(files.key, requestedKeyType);
+  progress(
+    key.reused
+      ? `Using the ${keyTypeLabel(key.type)} key already in ${files.key}.`
+      : `Made a new ${keyTypeLabel(key.type)} key in ${files.key}.`,
+  );
+  if (key.type !== requestedKeyType) {
+    progress(
+      `Warning: ${keyTypeLabel(requestedKeyType)} was asked for, but the existing ${keyTypeLabel(key.type)} key is ` +
+        'used: a certificate may already be issued for it. Use another output directory for a new key.',
+    );
+  }
+  for (const warning of key.warnings) progress(`Warning: ${warning}`);
+
+  const csr = await createDeviceCsr(options.serialNumber, key);
+  await writeFileAtomic(files.csr, csr, 0o644);
+
+  progress(`Requesting a certificate for ${options.serialNumber}.`);
+  const grant = await retryWithBackoff(
+    () =>
+      requestCertificate(options.client, {
+        serialNumber: options.serialNumber,
+        registrationToken: options.registrationToken,
+        csr,
+      }),
+    { ...options.retry, isRetryable, onRetry: (event) => progress(describeRetry(event)) },
+  );
+
+  assertCertifiesKey(grant, key.spki);
+  const metadata: DeviceMetadata = {
+    serialNumber: grant.serialNumber,
+    thingName: grant.thingName,
+    certificateId: grant.certificateId,
+    certificateArn: grant.certificateArn,
+    iotEndpoint: grant.iotEndpoint,
+    issuedAt: grant.issuedAt,
+  };
+  await writeFileAtomic(files.certificate, withFinalNewline(grant.certificatePem), 0o644);
+  await writeFileAtomic(files.ca, withFinalNewline(grant.caCertificatePem), 0o644);
+  await writeFileAtomic(files.metadata, `${JSON.stringify(metadata, null, 2)}\n`, 0o644);
+  progress(`Certificate ${grant.certificateId} for thing ${grant.thingName} written to ${files.certificate}.`);
+
+  return { ...metadata, keyType: key.type, keyReused: key.reused, files };
+}
+
+export function enrollmentFiles(outDir: string): EnrollmentFiles {
+  const directory = path.resolve(outDir);
+  return {
+    key: path.join(directory, ENROLLMENT_FILES.key),
+    csr: path.join(directory, ENROLLMENT_FILES.csr),
+    certificate: path.join(directory, ENROLLMENT_FILES.certificate),
+    ca: path.join(directory, ENROLLMENT_FILES.ca),
+    metadata: path.join(directory, ENROLLMENT_FILES.metadata),
+  };
+}
+
+/** A certificate for another key (or an unusable CA) would leave the device unable to connect; stop before writing. */
+function assertCertifiesKey(grant: CertificateGrant, devicePublicKey: Uint8Array): void {
+  let certificateKey: Buffer;
+  let caIsCa: boolean;
+  try {
+    certificateKey = new X509Certificate(grant.certificatePem).publicKey.export({ type: 'spki', format: 'der' });
+    caIsCa = new X509Certificate(grant.caCertificatePem).ca;
+  } catch (error) {
+    throw new EnrollmentError('InvalidCertificate', 'The server returned a certificate that cannot be read.', {
+      cause: error,
+    });
+  }
+  if (!caIsCa) {
+    throw new EnrollmentError('InvalidCertificate', 'The CA certificate the server returned is not a CA certificate.');
+  }
+  // Re-encoding both through OpenSSL compares the keys, not two possibly different encodings of one key.
+  const deviceKey = createPublicKey({ key: Buffer.from(devicePublicKey), format: 'der', type: 'spki' }).export({
+    type: 'spki',
+    format: 'der',
+  });
+  if (!certificateKey.equals(deviceKey)) {
+    throw new EnrollmentError(
+      'CertificateKeyMismatch',
+      `The certificate returned for ${grant.serialNumber} (${grant.certificateId}) is not for this device's key; ` +
+        'nothing was written.',
+    );
+  }
+}
+
+function describeRetry(event: RetryEvent): string {
+  const error = event.error as { errorType?: unknown; message?: unknown };
+  const reason = typeof error.errorType === 'string' ? error.errorType : 'Error';
+  return `${reason}: ${String(error.message)} Retrying in ${event.delayMs} ms (attempt ${event.attempt + 1} of ${event.attempts}).`;
+}
+
+function withFinalNewline(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
+}

@@ -1,0 +1,19 @@
+/** The cvm client library: a device enrolls with `enrollDevice`; admins call the API through `createAdminApi`. */
+export { createGraphqlClient } from './graphql-client.ts';
+export type {
+  AwsCredentials,
+  GraphqlAuth,
+  GraphqlClient,
+  GraphqlClientOptions,
+  GraphqlVariables,
+} from './graphql-client.ts';
+export { enrollDevice, enrollmentFiles, ENROLLMENT_FILES } from './device-enroll.ts';
+export type { DeviceMetadata, EnrollOptions, EnrollResult, EnrollmentFiles } from './device-enroll.ts';
+export { KEY_TYPES } from './device-key.ts';
+export type { KeyType } from './device-key.ts';
+export { requestCertificate } from './device-api.ts';
+export type { RequestCertificateInput } from './device-api.ts';
+export * from './admin-api.ts';
+export * from './errors.ts';
+export * from './types.ts';
+export type { RetryOptions } from './retry.ts';

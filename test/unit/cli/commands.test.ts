@@ -1,0 +1,347 @@
+import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { StartLocalStack } from '../../../cli/context.ts';
+import type { LocalConfig } from '../../../local/config.ts';
+import { createTestCa, grantFor, type RequestCertificateCall, type TestCa } from '../client/support/fake-issuer.ts';
+import {
+  graphqlBody,
+  startTestGraphqlServer,
+  type RecordedRequest,
+  type ScriptedAnswer,
+  type TestGraphqlServer,
+} from '../client/support/https-graphql-server.ts';
+import { cvm } from './support/run-cli.ts';
+
+const API_KEY = 'local-device-api-key';
+const ADMIN_KEY_ID = 'AKIALOCALADMIN';
+const TOKEN = 'the-registration-token';
+
+interface WireDevice {
+  serialNumber: string;
+  thingName: string;
+  status: string;
+  locked: boolean;
+  attributes: string | null;
+  certificateId: string | null;
+  certificateArn: string | null;
+  registeredAt: string;
+  tokenExpiresAt: string | null;
+  issuedAt: string | null;
+  revokedAt: string | null;
+  revocationReason: string | null;
+  updatedAt: string;
+}
+
+/** Just enough of cvm's API, kept in memory, to drive the commands. */
+function fakeCvmApi(ca: TestCa) {
+  const devices = new Map<string, WireDevice>();
+  const register = (input: { serialNumber: string; thingName?: string; attributes?: string }) => {
+    const device: WireDevice = {
+      serialNumber: input.serialNumber,
+      thingName: input.thingName ?? input.serialNumber,
+      status: 'PENDING',
+      locked: false,
+      attributes: input.attributes ?? null,
+      certificateId: null,
+      certificateArn: null,
+      registeredAt: '2026-11-29T12:00:00.000Z',
+      tokenExpiresAt: '2026-12-06T12:00:00.000Z',
+      issuedAt: null,
+      revokedAt: null,
+      revocationReason: null,
+      updatedAt: '2026-11-29T12:00:00.000Z',
+    };
+    devices.set(device.serialNumber, device);
+    return { registrationToken: `token-${device.serialNumber}`, tokenExpiresAt: device.tokenExpiresAt, device };
+  };
+  const refuse = (errorType: string, message: string): ScriptedAnswer => ({
+    json: { data: null, errors: [{ errorType, message }] },
+  });
+
+  const respond = async (request: RecordedRequest): Promise<ScriptedAnswer> => {
+    const { query, variables = {} } = graphqlBody(request);
+    if (query.includes('requestCertificate(')) {
+      const input = variables.input as RequestCertificateCall;
+      if (input.registrationToken !== TOKEN)
+        return refuse('InvalidRegistrationToken', 'Token and serial do not match.');
+      return { json: { data: { requestCertificate: await grantFor(input, ca) } } };
+    }
+    if (query.includes('registerDevices(')) {
+      const inputs = variables.input as { serialNumber: string; thingName?: string }[];
+      const taken = inputs.filter((input) => devices.has(input.serialNumber));
+      if (taken.length > 0) return refuse('DeviceAlreadyExists', `Taken: ${taken.map((i) => i.serialNumber).join()}`);
+      return { json: { data: { registerDevices: inputs.map(register) } } };
+    }
+    if (query.includes('registerDevice(')) {
+      return { json: { data: { registerDevice: register(variables.input as { serialNumber: string }) } } };
+    }
+    if (query.includes('devices(')) {
+      return { json: { data: { devices: { items: [...devices.values()], nextToken: null } } } };
+    }
+    if (query.includes('deviceEvents(')) {
+      const items = [
+        {
+          serialNumber: variables.serialNumber,
+          type: 'REGISTERED',
+          at: '2026-11-29T12:00:00.000Z',
+          actor: 'arn:admin',
+          details: '{"thingName":"x"}',
+        },
+      ];
+      return { json: { data: { deviceEvents: { items, nextToken: null } } } };
+    }
+    if (query.includes('device(')) {
+      return { json: { data: { device: devices.get(String(variables.serialNumber)) ?? null } } };
+    }
+    return refuse('GraphQLError', 'Unexpected operation in this test.');
+  };
+  return { devices, register, respond };
+}
+
+let server: TestGraphqlServer;
+let ca: TestCa;
+let api: ReturnType<typeof fakeCvmApi>;
+let workDir: string;
+let caFile: string;
+
+beforeAll(async () => {
+  [server, ca] = await Promise.all([startTestGraphqlServer(), createTestCa()]);
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+beforeEach(async () => {
+  api = fakeCvmApi(ca);
+  server.respondWith(api.respond);
+  server.requests.length = 0;
+  workDir = await mkdtemp(path.join(tmpdir(), 'cvm-cli-'));
+  caFile = path.join(workDir, 'tls-ca.pem');
+  await writeFile(caFile, server.caPem);
+  const config: LocalConfig = {
+    graphqlUrl: server.url,
+    region: 'us-east-1',
+    apiKey: API_KEY,
+    adminAccessKeyId: ADMIN_KEY_ID,
+    adminSecretAccessKey: 'local-admin-secret',
+    tlsCaFile: caFile,
+    deviceCaFile: caFile,
+  };
+  await writeFile(path.join(workDir, 'local.json'), JSON.stringify(config));
+});
+
+afterEach(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+const local = () => ['--data-dir', workDir];
+
+describe('cvm device enroll', () => {
+  it('enrolls with --endpoint, --api-key and --ca and prints where the files are', async () => {
+    const out = path.join(workDir, 'device');
+
+    const run = await cvm([
+      'device',
+      'enroll',
+      '--serial',
+      'SN-1',
+      '--token',
+      TOKEN,
+      '--out',
+      out,
+      '--endpoint',
+      server.url,
+      '--api-key',
+      API_KEY,
+      '--ca',
+      caFile,
+    ]);
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`Certificate:     ${path.join(out, 'device.cert.pem')}`);
+    expect(server.requests[0]?.headers['x-api-key']).toBe(API_KEY);
+    await access(path.join(out, 'device.cert.pem'));
+    expect(run.stdout + run.stderr).not.toContain(TOKEN);
+  });
+
+  it('takes the endpoint, API key and token from the environment', async () => {
+    const out = path.join(workDir, 'device');
+    const env = { CVM_ENDPOINT: server.url, CVM_API_KEY: API_KEY, CVM_REGISTRATION_TOKEN: TOKEN };
+
+    const run = await cvm(['device', 'enroll', '--serial', 'SN-1', '--out', out, '--ca', caFile, '--json'], { env });
+
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ serialNumber: 'SN-1', thingName: 'thing-SN-1', keyType: 'ec-p256' });
+  });
+
+  it('enrolls against the local stack with --local, reading local.json', async () => {
+    const run = await cvm([
+      'device',
+      'enroll',
+      '--serial',
+      'SN-1',
+      '--token',
+      TOKEN,
+      '--out',
+      path.join(workDir, 'device'),
+      '--local',
+      ...local(),
+    ]);
+
+    expect(run.code).toBe(0);
+    expect(server.requests[0]?.headers['x-api-key']).toBe(API_KEY);
+  });
+
+  it('exits 1 with the error type when the token is wrong, without printing the token', async () => {
+    const wrongToken = 'a-wrong-token-value';
+
+    const run = await cvm([
+      'device',
+      'enroll',
+      '--serial',
+      'SN-1',
+      '--token',
+      wrongToken,
+      '--out',
+      path.join(workDir, 'device'),
+      ...local(),
+    ]);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('cvm: InvalidRegistrationToken: Token and serial do not match.');
+    expect(run.stdout + run.stderr).not.toContain(wrongToken);
+  });
+});
+
+describe('cvm admin', () => {
+  it('register signs with the local admin credentials and prints the token and its expiry', async () => {
+    const run = await cvm(['admin', 'register', 'SN-1', '--attributes', '{"model":"X1"}', ...local()]);
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Registered SN-1 (thing SN-1).');
+    expect(run.stdout).toMatch(/Registration token: +token-SN-1\n/);
+    expect(run.stdout).toMatch(/Expires: +2026-12-06T12:00:00.000Z\n/);
+    expect(String(server.requests[0]?.headers.authorization)).toContain(`Credential=${ADMIN_KEY_ID}/`);
+    expect(graphqlBody(server.requests[0]!).variables).toEqual({
+      input: { serialNumber: 'SN-1', attributes: '{"model":"X1"}' },
+    });
+  });
+
+  it('list prints a table of all devices, or JSON with --json', async () => {
+    api.register({ serialNumber: 'SN-1' });
+    api.register({ serialNumber: 'SN-22', thingName: 'pump-22' });
+
+    const table = await cvm(['admin', 'list', ...local()]);
+    const json = await cvm(['admin', 'list', '--json', ...local()]);
+
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')).toEqual([
+      'SERIAL  THING    STATUS   LOCKED  CERTIFICATE  REGISTERED',
+      'SN-1    SN-1     PENDING                       2026-11-29T12:00:00.000Z',
+      'SN-22   pump-22  PENDING                       2026-11-29T12:00:00.000Z',
+      '',
+    ]);
+    expect(JSON.parse(json.stdout).map((device: { serialNumber: string }) => device.serialNumber)).toEqual([
+      'SN-1',
+      'SN-22',
+    ]);
+  });
+
+  it('show prints the device and its events', async () => {
+    api.register({ serialNumber: 'SN-1' });
+
+    const run = await cvm(['admin', 'show', 'SN-1', '--json', ...local()]);
+
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      device: { serialNumber: 'SN-1', status: 'PENDING' },
+      events: [{ type: 'REGISTERED', details: { thingName: 'x' } }],
+    });
+  });
+
+  it('show exits 1 with DeviceNotFound for an unknown serial', async () => {
+    const run = await cvm(['admin', 'show', 'SN-404', ...local()]);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('cvm: DeviceNotFound: No device is registered with serial number SN-404.\n');
+  });
+
+  it('import appends tokens to a 0600 file and, run again, skips what is registered', async () => {
+    const csv = path.join(workDir, 'devices.csv');
+    const tokens = path.join(workDir, 'tokens.csv');
+    await writeFile(csv, 'serialNumber,thingName\nSN-1,pump-1\nSN-2,\n');
+
+    const first = await cvm(['admin', 'import', csv, '--out', tokens, ...local()]);
+    await writeFile(csv, 'serialNumber,thingName\nSN-1,pump-1\nSN-2,\nSN-3,\n');
+    const second = await cvm(['admin', 'import', csv, '--out', tokens, ...local()]);
+
+    expect(first.code).toBe(0);
+    expect(second.code).toBe(0);
+    expect((await stat(tokens)).mode & 0o777).toBe(0o600);
+    expect(await readFile(tokens, 'utf8')).toBe(
+      'serialNumber,thingName,registrationToken,tokenExpiresAt\n' +
+        'SN-1,pump-1,token-SN-1,2026-12-06T12:00:00.000Z\n' +
+        'SN-2,SN-2,token-SN-2,2026-12-06T12:00:00.000Z\n' +
+        'SN-3,SN-3,token-SN-3,2026-12-06T12:00:00.000Z\n',
+    );
+    expect(second.stderr).toContain('Skipped 2 already registered: SN-1, SN-2');
+    expect(second.stdout).toContain('Registered 1 device(s)');
+  });
+
+  it('import exits 1 on a CSV it cannot use, before calling the API', async () => {
+    const csv = path.join(workDir, 'devices.csv');
+    await writeFile(csv, 'serialNumber,model\nSN-1,X1\n');
+
+    const run = await cvm(['admin', 'import', csv, '--out', path.join(workDir, 'tokens.csv'), ...local()]);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('cvm: InvalidInput: Unknown CSV column(s): model.');
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('cvm local start', () => {
+  it('starts the stack, says where local.json is, and closes it when told to stop', async () => {
+    const events: string[] = [];
+    const startLocalStack: StartLocalStack = async (options) => {
+      events.push(`start ${options.dataDir} ${options.port}`);
+      return {
+        config: { graphqlUrl: 'https://127.0.0.1:4100/graphql' },
+        close: async () => void events.push('close'),
+      };
+    };
+
+    const run = await cvm(['local', 'start', '--data-dir', workDir], {
+      env: { CVM_PORT: '4100' },
+      startLocalStack,
+      waitForStop: async () => {
+        events.push('stop requested');
+        return 'SIGINT';
+      },
+    });
+
+    expect(run.code).toBe(0);
+    expect(events).toEqual([`start ${workDir} 4100`, 'stop requested', 'close']);
+    expect(run.stdout).toContain(`${path.join(workDir, 'local.json')}`);
+    expect(run.stdout).toContain(`npx cvm admin register SN-0001 --local --data-dir ${workDir}`);
+  });
+
+  it('prefers --port to CVM_PORT', async () => {
+    const ports: number[] = [];
+    const startLocalStack: StartLocalStack = async (options) => {
+      ports.push(options.port);
+      return { config: { graphqlUrl: 'https://127.0.0.1:0/graphql' }, close: async () => undefined };
+    };
+
+    const run = await cvm(['local', 'start', '--port', '0', '--data-dir', workDir], {
+      env: { CVM_PORT: '4100' },
+      startLocalStack,
+    });
+
+    expect(run.code).toBe(0);
+    expect(ports).toEqual([0]);
+  });
+});

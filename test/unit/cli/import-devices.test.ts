@@ -1,0 +1,224 @@
+import { describe, expect, it } from 'vitest';
+import type { AdminApi } from '../../../client/admin-api.ts';
+import { GraphqlError } from '../../../client/errors.ts';
+import type { Device, DeviceRegistration, RegisterDeviceInput } from '../../../client/types.ts';
+import { InputFileError } from '../../../cli/errors.ts';
+import { importDevices, parseDeviceCsv, planBatches, type ImportRow } from '../../../cli/import-devices.ts';
+
+function device(serialNumber: string, thingName = serialNumber): Device {
+  return {
+    serialNumber,
+    thingName,
+    status: 'PENDING',
+    locked: false,
+    attributes: null,
+    certificateId: null,
+    certificateArn: null,
+    registeredAt: '2026-11-29T12:00:00.000Z',
+    tokenExpiresAt: '2026-12-06T12:00:00.000Z',
+    issuedAt: null,
+    revokedAt: null,
+    revocationReason: null,
+    updatedAt: '2026-11-29T12:00:00.000Z',
+  };
+}
+
+/**
+ * An in-memory registry that behaves like the API: registerDevices registers all or none and refuses a batch
+ * holding any serial already registered. `raceOnce` registers serials behind the importer's back on the next call.
+ */
+function fakeAdminApi(alreadyRegistered: readonly string[] = []) {
+  const registered = new Set(alreadyRegistered);
+  const batches: string[][] = [];
+  const lookups: string[] = [];
+  let raceOnce: readonly string[] = [];
+  const api: Pick<AdminApi, 'registerDevices' | 'getDevice'> = {
+    async registerDevices(inputs: readonly RegisterDeviceInput[]): Promise<DeviceRegistration[]> {
+      for (const serial of raceOnce) registered.add(serial);
+      raceOnce = [];
+      const serials = inputs.map((input) => input.serialNumber);
+      batches.push(serials);
+      const taken = serials.filter((serial) => registered.has(serial));
+      if (taken.length > 0) {
+        throw new GraphqlError([
+          { errorType: 'DeviceAlreadyExists', message: `Already registered: ${taken.join(', ')}.`, path: [] },
+        ]);
+      }
+      for (const serial of serials) registered.add(serial);
+      return inputs.map((input) => ({
+        registrationToken: `token-${input.serialNumber}`,
+        tokenExpiresAt: '2026-12-06T12:00:00.000Z',
+        device: device(input.serialNumber, input.thingName),
+      }));
+    },
+    async getDevice(serialNumber: string): Promise<Device | null> {
+      lookups.push(serialNumber);
+      return registered.has(serialNumber) ? device(serialNumber) : null;
+    },
+  };
+  return {
+    api,
+    batches,
+    lookups,
+    registered,
+    registerBehindTheBack: (serials: readonly string[]) => {
+      raceOnce = serials;
+    },
+  };
+}
+
+function rows(count: number, prefix = 'SN-'): ImportRow[] {
+  return Array.from({ length: count }, (_, index) => ({ serialNumber: `${prefix}${index + 1}` }));
+}
+
+/** Runs an import and collects what the hooks saw. */
+async function runImport(api: Pick<AdminApi, 'registerDevices' | 'getDevice'>, input: readonly ImportRow[]) {
+  const written: string[] = [];
+  const skipped: string[][] = [];
+  const settled: number[] = [];
+  const summary = await importDevices(api, input, {
+    onRegistered: async (registrations) => {
+      written.push(...registrations.map((registration) => registration.device.serialNumber));
+    },
+    onSkipped: (serials) => skipped.push([...serials]),
+    onBatchDone: (count) => settled.push(count),
+  });
+  return { summary, written, skipped, settled };
+}
+
+describe('parseDeviceCsv', () => {
+  it('reads serialNumber and an optional thingName under a header row', () => {
+    const text = 'serialNumber,thingName\nSN-1,thing-1\n SN-2 ,\n\nSN-3,thing-3\n';
+
+    expect(parseDeviceCsv(text)).toEqual([
+      { serialNumber: 'SN-1', thingName: 'thing-1' },
+      { serialNumber: 'SN-2' },
+      { serialNumber: 'SN-3', thingName: 'thing-3' },
+    ]);
+  });
+
+  it('reads a file with only the serialNumber column (and a byte-order mark)', () => {
+    expect(parseDeviceCsv('\uFEFFserialNumber\nSN-1\nSN-2\n')).toEqual([
+      { serialNumber: 'SN-1' },
+      { serialNumber: 'SN-2' },
+    ]);
+  });
+
+  it.each([
+    ['no serialNumber column', 'serial,thingName\nSN-1,a\n', /serialNumber column/],
+    ['an unknown column', 'serialNumber,model\nSN-1,X1\n', /Unknown CSV column\(s\): model/],
+    ['an empty serial', 'serialNumber,thingName\n,thing\n', /Row 2 has no serialNumber/],
+    ['a repeated serial', 'serialNumber\nSN-1\nSN-2\nSN-1\n', /Row 4 repeats serial number SN-1/],
+    ['a ragged row', 'serialNumber,thingName\nSN-1,a,extra\n', /cannot be read/],
+  ])('rejects %s', (_name, text, message) => {
+    expect(() => parseDeviceCsv(text)).toThrow(InputFileError);
+    expect(() => parseDeviceCsv(text)).toThrow(message);
+  });
+});
+
+describe('planBatches', () => {
+  it.each([
+    { count: 0, sizes: [] },
+    { count: 1, sizes: [1] },
+    { count: 100, sizes: [100] },
+    { count: 101, sizes: [100, 1] },
+    { count: 250, sizes: [100, 100, 50] },
+  ])('cuts $count rows into batches of $sizes', ({ count, sizes }) => {
+    const batches = planBatches(rows(count));
+
+    expect(batches.map((batch) => batch.length)).toEqual(sizes);
+    expect(batches.flat()).toEqual(rows(count));
+  });
+});
+
+describe('importDevices', () => {
+  it('registers new devices in batches of 100 and hands over every token', async () => {
+    const fake = fakeAdminApi();
+
+    const { summary, written, settled } = await runImport(fake.api, rows(250));
+
+    expect(fake.batches.map((batch) => batch.length)).toEqual([100, 100, 50]);
+    expect(written).toEqual(rows(250).map((row) => row.serialNumber));
+    expect(settled).toEqual([100, 100, 50]);
+    expect(summary).toEqual({ registered: 250, skipped: [] });
+    expect(fake.lookups).toEqual([]);
+  });
+
+  it('resumes: skips whole batches registered by an earlier run and registers the rest', async () => {
+    const fake = fakeAdminApi(rows(100).map((row) => row.serialNumber));
+
+    const { summary, written, skipped } = await runImport(fake.api, rows(150));
+
+    expect(skipped).toEqual([rows(100).map((row) => row.serialNumber)]);
+    expect(written).toEqual(
+      rows(150)
+        .slice(100)
+        .map((row) => row.serialNumber),
+    );
+    expect(summary.registered).toBe(50);
+    expect(summary.skipped).toHaveLength(100);
+  });
+
+  it('registers the rest of a batch when only some of its serials exist', async () => {
+    const fake = fakeAdminApi(['SN-2', 'SN-4']);
+
+    const { summary, written, skipped } = await runImport(fake.api, rows(5));
+
+    expect(fake.batches).toEqual([
+      ['SN-1', 'SN-2', 'SN-3', 'SN-4', 'SN-5'],
+      ['SN-1', 'SN-3', 'SN-5'],
+    ]);
+    expect(skipped).toEqual([['SN-2', 'SN-4']]);
+    expect(written).toEqual(['SN-1', 'SN-3', 'SN-5']);
+    expect(summary).toEqual({ registered: 3, skipped: ['SN-2', 'SN-4'] });
+  });
+
+  it('copes with a serial registered by someone else between its check and its retry', async () => {
+    const fake = fakeAdminApi(['SN-1']);
+    const original = fake.api.getDevice;
+    let raced = false;
+    fake.api.getDevice = async (serialNumber) => {
+      if (!raced) {
+        raced = true;
+        fake.registerBehindTheBack(['SN-3']);
+      }
+      return original(serialNumber);
+    };
+
+    const { summary } = await runImport(fake.api, rows(3));
+
+    expect(summary).toEqual({ registered: 1, skipped: ['SN-1', 'SN-3'] });
+    expect(fake.batches).toHaveLength(3);
+  });
+
+  it('rethrows DeviceAlreadyExists when none of the batch turns out to exist', async () => {
+    const refusal = new GraphqlError([{ errorType: 'DeviceAlreadyExists', message: 'Taken.', path: [] }]);
+    const api: Pick<AdminApi, 'registerDevices' | 'getDevice'> = {
+      registerDevices: async () => {
+        throw refusal;
+      },
+      getDevice: async () => null,
+    };
+
+    await expect(runImport(api, rows(2))).rejects.toBe(refusal);
+  });
+
+  it('stops at any other error, keeping the tokens of the batches before it', async () => {
+    const fake = fakeAdminApi();
+    const original = fake.api.registerDevices;
+    fake.api.registerDevices = async (inputs) => {
+      if (fake.batches.length === 1) throw new GraphqlError([{ errorType: 'Throttled', message: 'Slow.', path: [] }]);
+      return original(inputs);
+    };
+    const written: string[] = [];
+
+    await expect(
+      importDevices(fake.api, rows(150), {
+        onRegistered: async (registrations) => {
+          written.push(...registrations.map((registration) => registration.device.serialNumber));
+        },
+      }),
+    ).rejects.toMatchObject({ errorType: 'Throttled' });
+    expect(written).toHaveLength(100);
+  });
+});

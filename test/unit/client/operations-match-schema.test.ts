@@ -1,0 +1,62 @@
+import { readFile } from 'node:fs/promises';
+import { buildSchema, isObjectType, parse, validate } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { createAdminApi } from '../../../client/admin-api.ts';
+import { requestCertificate } from '../../../client/device-api.ts';
+import type { GraphqlClient, GraphqlVariables } from '../../../client/graphql-client.ts';
+
+// Just enough of AppSync's built-ins for graphql-js to read schema.graphql.
+const APPSYNC_BUILT_INS = `
+  scalar AWSDateTime
+  scalar AWSJSON
+  directive @aws_api_key on OBJECT | FIELD_DEFINITION
+  directive @aws_iam on OBJECT | FIELD_DEFINITION
+`;
+
+/** Records each operation the client library sends and answers with an error, which every call here expects. */
+function capturingClient(): { client: GraphqlClient; operations: { query: string; variables?: GraphqlVariables }[] } {
+  const operations: { query: string; variables?: GraphqlVariables }[] = [];
+  const client: GraphqlClient = {
+    async request<T>(query: string, variables?: GraphqlVariables): Promise<T> {
+      operations.push(variables === undefined ? { query } : { query, variables });
+      throw new Error('captured');
+    },
+  };
+  return { client, operations };
+}
+
+describe('the client library operations', () => {
+  it('are valid against schema.graphql', async () => {
+    const schema = buildSchema(APPSYNC_BUILT_INS + (await readFile('schema.graphql', 'utf8')));
+    const { client, operations } = capturingClient();
+    const api = createAdminApi(client);
+    const calls: (() => Promise<unknown>)[] = [
+      () => requestCertificate(client, { serialNumber: 'SN', registrationToken: 't', csr: 'c' }),
+      () => api.registerDevice({ serialNumber: 'SN' }),
+      () => api.registerDevices([{ serialNumber: 'SN' }]),
+      () => api.getDevice('SN'),
+      () => api.listDevices({ status: 'ACTIVE' }),
+      () => api.deviceEvents('SN'),
+      () => api.revokeCertificate('SN', 'reason'),
+      () => api.resetDevice('SN', { tokenTtlSeconds: 60 }),
+    ];
+    for (const call of calls) await call().catch(() => undefined);
+
+    expect(operations).toHaveLength(calls.length);
+    for (const { query } of operations) {
+      expect(validate(schema, parse(query)).map((error) => error.message)).toEqual([]);
+    }
+  });
+
+  it('select every field of CertificateGrant', async () => {
+    const schema = buildSchema(APPSYNC_BUILT_INS + (await readFile('schema.graphql', 'utf8')));
+    const { client, operations } = capturingClient();
+    await requestCertificate(client, { serialNumber: 'SN', registrationToken: 't', csr: 'c' }).catch(() => undefined);
+
+    const grantType = schema.getType('CertificateGrant');
+    if (!isObjectType(grantType)) throw new Error('schema.graphql has no CertificateGrant type');
+    const grantFields = Object.keys(grantType.getFields());
+    expect(grantFields.length).toBeGreaterThan(0);
+    for (const field of grantFields) expect(operations[0]?.query).toMatch(new RegExp(`\\b${field}\\b`));
+  });
+});
