@@ -1,0 +1,351 @@
+/**
+ * cvm in AWS, as one construct that a CDK app can embed: the AppSync API from schema.graphql, the resolver
+ * Lambda, the DynamoDB table and the AWS IoT device policy, each with the least privilege it needs.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Aws, Duration, Expiration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as appsync from 'aws-cdk-lib/aws-appsync';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as iot from 'aws-cdk-lib/aws-iot';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../resolvers/adapters/dynamodb-table.ts';
+import { TOKEN_TTL_BOUNDS } from '../resolvers/core/context.ts';
+import { THING_NAME_PATTERN } from '../resolvers/core/identifiers.ts';
+import { LAMBDA_ENV } from '../resolvers/envelope.ts';
+import { loadAppSyncSchema } from './appsync-prelude.ts';
+import { devicePolicyDocument } from './device-policy.ts';
+import { IOT_CERTIFICATES_ARN, IOT_THINGS_ARN, resolverPolicyStatements } from './resolver-permissions.ts';
+import { rootFieldsOf } from './root-fields.ts';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const SCHEMA_FILE = path.join(REPO_ROOT, 'schema.graphql');
+export const DEFAULT_RESOLVER_ENTRY = path.join(REPO_ROOT, 'resolvers', 'lambda.ts');
+export const RESOLVER_CODE_FILE = path.join(REPO_ROOT, 'resolvers', 'appsync', 'invoke.js');
+
+/** AWS IoT policy names: 1-128 of letters, digits and `_+=,.@-`. */
+const IOT_POLICY_NAME_PATTERN = /^[\w+=,.@-]{1,128}$/;
+
+export interface CertificateVendingMachineProps {
+  /**
+   * When the device API key expires (1 to 365 days ahead, AppSync's bounds). The time is computed at synth,
+   * so every deploy moves the expiry forward again: a stack deployed at least once a year keeps its key.
+   * @default Expiration.after(Duration.days(365))
+   */
+  readonly apiKeyExpiration?: Expiration;
+  /**
+   * Name of the device API key. It is part of the key's logical id: changing it replaces the key (a new key
+   * value, the old one deleted) on the next deploy, which is how the key is rotated.
+   * @default 'Devices'
+   */
+  readonly apiKeyName?: string;
+  /**
+   * Name of the AWS IoT policy this construct creates and attaches to every certificate it issues.
+   * @default `<stack name>-cvm-device`
+   */
+  readonly devicePolicyName?: string;
+  /**
+   * Bring your own device policy: attach this existing AWS IoT policy instead of creating one.
+   * Mutually exclusive with `devicePolicyName`.
+   * @default - the construct creates the device policy
+   */
+  readonly existingDevicePolicyName?: string;
+  /**
+   * Prefix of thing names that default to the serial number (a thing name given at registration is kept).
+   * @default '' (the thing name is the serial number)
+   */
+  readonly thingNamePrefix?: string;
+  /**
+   * Default lifetime of a registration token when the admin does not give one (60 s to 365 days).
+   * @default - the resolver's own default, 7 days
+   */
+  readonly tokenTtl?: Duration;
+  /**
+   * Retention of the resolver's and the API's log groups.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the data on stack deletion: the table, the log groups and the created device policy (which
+   * AWS IoT cannot delete while certificates are attached to it). Deletion protection stays on the table
+   * unless this is DESTROY.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The resolver Lambda's entry file, exporting `handler`. It needs a package lock file in its folder or above.
+   * @default resolvers/lambda.ts of this repository
+   */
+  readonly resolverEntry?: string;
+  /**
+   * Name of the GraphQL API.
+   * @default `<stack name>-cvm`
+   */
+  readonly apiName?: string;
+}
+
+export class CertificateVendingMachine extends Construct {
+  readonly api: appsync.GraphqlApi;
+  readonly apiKey: appsync.CfnApiKey;
+  readonly table: dynamodb.Table;
+  readonly resolverFunction: NodejsFunction;
+  /** The AWS IoT policy attached to issued certificates (created here or brought by the user). */
+  readonly devicePolicyName: string;
+  /** The created device policy; undefined when `existingDevicePolicyName` was given. */
+  readonly devicePolicy: iot.CfnPolicy | undefined;
+
+  constructor(scope: Construct, id: string, props: CertificateVendingMachineProps = {}) {
+    super(scope, id);
+    validateProps(props);
+    const stack = Stack.of(this);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+
+    this.table = this.createTable(removalPolicy);
+
+    if (props.existingDevicePolicyName !== undefined) {
+      this.devicePolicyName = props.existingDevicePolicyName;
+      this.devicePolicy = undefined;
+    } else {
+      this.devicePolicyName = props.devicePolicyName ?? `${stack.stackName}-cvm-device`;
+      this.devicePolicy = new iot.CfnPolicy(this, 'DevicePolicy', {
+        policyName: this.devicePolicyName,
+        policyDocument: devicePolicyDocument(),
+      });
+      this.devicePolicy.applyRemovalPolicy(removalPolicy);
+    }
+
+    this.resolverFunction = this.createResolverFunction(props, removalPolicy, logRetention);
+
+    this.api = new appsync.GraphqlApi(this, 'Api', {
+      name: props.apiName ?? `${stack.stackName}-cvm`,
+      definition: appsync.Definition.fromFile(SCHEMA_FILE),
+      authorizationConfig: {
+        // Admins sign with IAM; devices hold only the API key, which reaches only fields marked @aws_api_key.
+        defaultAuthorization: { authorizationType: appsync.AuthorizationType.IAM },
+        additionalAuthorizationModes: [
+          {
+            authorizationType: appsync.AuthorizationType.API_KEY,
+            apiKeyConfig: {
+              name: props.apiKeyName ?? 'Devices',
+              description: 'Device enrollment (requestCertificate only)',
+              expires: props.apiKeyExpiration ?? Expiration.after(Duration.days(365)),
+            },
+          },
+        ],
+      },
+      xrayEnabled: true,
+    });
+    const apiKey = this.api.node.children.find((child) => child instanceof appsync.CfnApiKey);
+    if (apiKey === undefined) throw new Error('GraphqlApi created no API key for the API_KEY mode');
+    this.apiKey = apiKey;
+
+    this.configureRequestLogging(removalPolicy, logRetention);
+    this.createResolvers();
+  }
+
+  private createTable(removalPolicy: RemovalPolicy): dynamodb.Table {
+    const table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: SORT_KEY, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+      removalPolicy,
+    });
+    table.addGlobalSecondaryIndex({
+      indexName: STATUS_INDEX.name,
+      partitionKey: { name: STATUS_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: STATUS_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    return table;
+  }
+
+  private createResolverFunction(
+    props: CertificateVendingMachineProps,
+    removalPolicy: RemovalPolicy,
+    logRetention: logs.RetentionDays,
+  ): NodejsFunction {
+    const logGroup = new logs.LogGroup(this, 'ResolverLogs', { retention: logRetention, removalPolicy });
+    // An explicit role instead of the AWSLambdaBasicExecutionRole managed policy: logs go to this one group.
+    const role = new iam.Role(this, 'ResolverRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'cvm resolver: issue device certificates and keep device records',
+    });
+    logGroup.grantWrite(role);
+    for (const statement of resolverPolicyStatements({
+      tableArn: this.table.tableArn,
+      statusIndexName: STATUS_INDEX.name,
+      devicePolicyName: this.devicePolicyName,
+    })) {
+      role.addToPolicy(statement);
+    }
+    acknowledgeResolverWildcards(role);
+
+    const environment: Record<string, string> = {
+      [LAMBDA_ENV.tableName]: this.table.tableName,
+      [LAMBDA_ENV.devicePolicyName]: this.devicePolicyName,
+      // Stack traces point into the TypeScript sources instead of the minified bundle.
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    if (props.thingNamePrefix) environment[LAMBDA_ENV.thingNamePrefix] = props.thingNamePrefix;
+    if (props.tokenTtl !== undefined) environment[LAMBDA_ENV.tokenTtlSeconds] = String(props.tokenTtl.toSeconds());
+
+    const require = createRequire(import.meta.url);
+    return new NodejsFunction(this, 'Resolver', {
+      entry: props.resolverEntry ?? DEFAULT_RESOLVER_ENTRY,
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 1024,
+      // Under AppSync's 30 s resolver limit and well under the core's 60 s issuance lease.
+      timeout: Duration.seconds(25),
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      environment,
+      description: 'cvm GraphQL resolver',
+      // AppSync invokes the alias below: old versions need not be kept once the alias has moved on.
+      currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // Error and class names survive minification, so logs and errorTypes stay readable.
+        keepNames: true,
+        // Bundle the pinned AWS SDK instead of relying on the one that happens to be in the runtime.
+        externalModules: [],
+        forceDockerBundling: false,
+        // @peculiar/x509 needs the Reflect metadata API before it loads; injected files run first.
+        inject: [require.resolve('reflect-metadata')],
+        // Some bundled CommonJS dependencies call require() for Node built-ins, which ESM does not define.
+        banner:
+          "import { createRequire as __cvmCreateRequire } from 'node:module'; const require = __cvmCreateRequire(import.meta.url);",
+      },
+    });
+  }
+
+  private configureRequestLogging(removalPolicy: RemovalPolicy, logRetention: logs.RetentionDays): void {
+    // Set on the L1 resource: GraphqlApi's own logConfig adds a LogRetention custom resource whose Lambda has a
+    // managed policy and a `*` resource. Here the log group is an ordinary resource with its retention.
+    const logGroup = new logs.LogGroup(this, 'ApiLogs', {
+      logGroupName: `/aws/appsync/apis/${this.api.apiId}`,
+      retention: logRetention,
+      removalPolicy,
+    });
+    const role = new iam.Role(this, 'ApiLogsRole', {
+      assumedBy: new iam.ServicePrincipal('appsync.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+      description: 'cvm GraphQL API: write request logs to its own log group',
+    });
+    // No logs:CreateLogGroup: the group exists, and AppSync cannot race CloudFormation to create it.
+    logGroup.grantWrite(role);
+    const cfnApi = this.api.node.defaultChild as appsync.CfnGraphQLApi;
+    cfnApi.logConfig = {
+      cloudWatchLogsRoleArn: role.roleArn,
+      fieldLogLevel: appsync.FieldLogLevel.ERROR,
+      excludeVerboseContent: true,
+    };
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-ASC3',
+      reason:
+        'The GraphQL API logs requests (field log level ERROR, role and log group above). It excludes verbose ' +
+        'content on purpose: verbose logs carry request headers (the API key) and resolver payloads (registration ' +
+        'tokens, CSRs), which cvm never logs.',
+    });
+  }
+
+  private createResolvers(): void {
+    // AppSync invokes an alias (a published version), so the data source may invoke exactly that ARN; granting
+    // the function itself would also grant `<function>:*`.
+    const alias = this.resolverFunction.addAlias('live');
+    const dataSourceRole = new iam.Role(this, 'DataSourceRole', {
+      assumedBy: new iam.ServicePrincipal('appsync.amazonaws.com', {
+        conditions: { ArnEquals: { 'aws:SourceArn': this.api.arn } },
+      }),
+      description: 'cvm GraphQL API: invoke the resolver Lambda',
+    });
+    const dataSource = new appsync.LambdaDataSource(this, 'ResolverDataSource', {
+      api: this.api,
+      // CDK's own classes declare optional members without `| undefined`, which exactOptionalPropertyTypes rejects.
+      lambdaFunction: alias as lambda.IFunction,
+      serviceRole: dataSourceRole,
+      name: 'CvmResolver',
+      description: 'The cvm resolver Lambda',
+    });
+    const code = appsync.Code.fromAsset(RESOLVER_CODE_FILE);
+    const schema = loadAppSyncSchema(readFileSync(SCHEMA_FILE, 'utf8'), SCHEMA_FILE);
+    for (const { typeName, fieldName } of rootFieldsOf(schema)) {
+      dataSource.createResolver(`${typeName}${capitalize(fieldName)}Resolver`, {
+        typeName,
+        fieldName,
+        runtime: appsync.FunctionRuntime.JS_1_0_0,
+        code,
+      });
+    }
+  }
+}
+
+function acknowledgeResolverWildcards(role: iam.Role): void {
+  const acknowledgements: Record<string, string> = {
+    '*':
+      'Only iot:CreateCertificateFromCsr and iot:DescribeEndpoint have Resource "*": the Service Authorization ' +
+      'Reference lists no resource type for them, so AWS accepts nothing narrower. Every other statement names ' +
+      'its resources.',
+    [IOT_CERTIFICATES_ARN]:
+      'Certificate ids are made by AWS IoT at issuance, so the resolver manages cert/* of this account and region ' +
+      '(UpdateCertificate, DeleteCertificate, DescribeCertificate, Attach/DetachPolicy, Attach/DetachThingPrincipal).',
+    [IOT_THINGS_ARN]:
+      'Thing names are chosen when a device is registered, so the resolver creates and updates thing/* of this ' +
+      'account and region (CreateThing, UpdateThing, Attach/DetachThingPrincipal).',
+  };
+  const stack = Stack.of(role);
+  for (const [resource, reason] of Object.entries(acknowledgements)) {
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResourceName(stack, resource)}]`,
+      reason,
+    });
+  }
+}
+
+/** How cdk-nag names a resource in an IAM5 finding: pseudo-parameters written as `<AWS::Region>`. */
+function nagResourceName(stack: Stack, resource: string): string {
+  const resolved: unknown = stack.resolve(resource);
+  if (typeof resolved === 'string') return resolved;
+  const join = (resolved as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join === undefined) throw new Error(`cannot name ${resource} as cdk-nag does`);
+  return join[1].map((part) => (typeof part === 'string' ? part : `<${(part as { Ref: string }).Ref}>`)).join(join[0]);
+}
+
+function validateProps(props: CertificateVendingMachineProps): void {
+  if (props.existingDevicePolicyName !== undefined && props.devicePolicyName !== undefined) {
+    throw new Error('Give devicePolicyName (a policy cvm creates) or existingDevicePolicyName (yours), not both.');
+  }
+  for (const name of [props.devicePolicyName, props.existingDevicePolicyName]) {
+    if (name !== undefined && !Token.isUnresolved(name) && !IOT_POLICY_NAME_PATTERN.test(name)) {
+      throw new Error(`"${name}" is not an AWS IoT policy name (1-128 of letters, digits and _+=,.@-).`);
+    }
+  }
+  const prefix = props.thingNamePrefix;
+  if (prefix && !THING_NAME_PATTERN.test(`${prefix}x`)) {
+    throw new Error(`thingNamePrefix "${prefix}" must leave room in the thing-name set (letters, digits, :_-).`);
+  }
+  const ttl = props.tokenTtl?.toSeconds();
+  if (ttl !== undefined && (ttl < TOKEN_TTL_BOUNDS.min || ttl > TOKEN_TTL_BOUNDS.max)) {
+    throw new Error(`tokenTtl must be ${TOKEN_TTL_BOUNDS.min} s to ${TOKEN_TTL_BOUNDS.max} s, not ${ttl} s.`);
+  }
+}
+
+function capitalize(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}

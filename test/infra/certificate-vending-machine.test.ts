@@ -1,0 +1,539 @@
+/**
+ * The synthesized template of the cvm stack, read the way a reviewer would: auth modes, one resolver per schema
+ * field, the Lambda, the table, every IAM statement and the device policy. One app with three configurations
+ * is synthesized once (the Lambda is bundled once) and shared by all tests.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App, Duration, Expiration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../../resolvers/adapters/dynamodb-table.ts';
+import { LAMBDA_ENV } from '../../resolvers/envelope.ts';
+import { loadAppSyncSchema } from '../../infra/appsync-prelude.ts';
+import {
+  CertificateVendingMachine,
+  type CertificateVendingMachineProps,
+} from '../../infra/certificate-vending-machine.ts';
+import { CvmStack } from '../../infra/cvm-stack.ts';
+import { rootFieldsOf } from '../../infra/root-fields.ts';
+import { flatten, iamPoliciesOf, REPO_ROOT, scratchAppProps, type ScratchApp } from './cdk-support.ts';
+
+const SYNTH_TIME = new Date('2030-01-01T00:00:00Z');
+const DAY_SECONDS = 24 * 3600;
+const IOT = 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}';
+
+interface Synthesized {
+  readonly stack: CvmStack;
+  readonly template: Template;
+  readonly json: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+}
+
+let scratch: ScratchApp;
+let outdir: string;
+let standard: Synthesized;
+let ownPolicy: Synthesized;
+let tuned: Synthesized;
+let all: Synthesized[];
+
+beforeAll(() => {
+  scratch = scratchAppProps();
+  outdir = scratch.props.outdir ?? '';
+  const app = new App(scratch.props);
+  const stacks: Record<string, CvmStack> = {};
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(SYNTH_TIME);
+  try {
+    stacks['standard'] = new CvmStack(app, 'Standard');
+    stacks['ownPolicy'] = new CvmStack(app, 'OwnPolicy', { cvm: { existingDevicePolicyName: 'FleetPolicy' } });
+    stacks['tuned'] = new CvmStack(app, 'Tuned', {
+      cvm: {
+        devicePolicyName: 'acme-devices',
+        thingNamePrefix: 'acme-',
+        tokenTtl: Duration.days(2),
+        apiKeyName: 'Devices2031',
+        apiKeyExpiration: Expiration.after(Duration.days(30)),
+        logRetention: RetentionDays.THREE_MONTHS,
+        removalPolicy: RemovalPolicy.DESTROY,
+      },
+    });
+  } finally {
+    vi.useRealTimers();
+  }
+  const read = (stack: CvmStack): Synthesized => {
+    const template = Template.fromStack(stack);
+    return { stack, template, json: template.toJSON() as Synthesized['json'] };
+  };
+  standard = read(stacks['standard']);
+  ownPolicy = read(stacks['ownPolicy']);
+  tuned = read(stacks['tuned']);
+  all = [standard, ownPolicy, tuned];
+});
+
+afterAll(() => scratch?.cleanUp());
+
+function resourcesOf(synthesized: Synthesized, type: string) {
+  return Object.entries(synthesized.json.Resources)
+    .filter(([, resource]) => resource.Type === type)
+    .map(([logicalId, resource]) => ({ logicalId, ...resource }));
+}
+
+function onlyResource(synthesized: Synthesized, type: string) {
+  const [resource, ...others] = resourcesOf(synthesized, type);
+  expect(others).toHaveLength(0);
+  if (resource === undefined) throw new Error(`no ${type} in the template`);
+  return resource;
+}
+
+function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as Parameters<Stack['getLogicalId']>[0]);
+}
+
+describe('CertificateVendingMachine', () => {
+  describe('GraphQL API', () => {
+    it('authorizes admins with IAM by default and devices with an API key', () => {
+      standard.template.hasResourceProperties('AWS::AppSync::GraphQLApi', {
+        AuthenticationType: 'AWS_IAM',
+        AdditionalAuthenticationProviders: [{ AuthenticationType: 'API_KEY' }],
+      });
+    });
+
+    it('deploys schema.graphql unchanged', () => {
+      const schema = onlyResource(standard, 'AWS::AppSync::GraphQLSchema');
+      expect(schema.Properties['Definition']).toBe(readFileSync(path.join(REPO_ROOT, 'schema.graphql'), 'utf8'));
+    });
+
+    it('has one APPSYNC_JS resolver on the Lambda data source for every Query and Mutation field of the schema', () => {
+      const schema = loadAppSyncSchema(readFileSync(path.join(REPO_ROOT, 'schema.graphql'), 'utf8'));
+      const expected = rootFieldsOf(schema).map(({ typeName, fieldName }) => `${typeName}.${fieldName}`);
+      const resolvers = resourcesOf(standard, 'AWS::AppSync::Resolver');
+
+      expect(resolvers.map(({ Properties }) => `${Properties['TypeName']}.${Properties['FieldName']}`).sort()).toEqual(
+        [...expected].sort(),
+      );
+      for (const { Properties } of resolvers) {
+        expect(Properties).toMatchObject({
+          Kind: 'UNIT',
+          DataSourceName: 'CvmResolver',
+          Runtime: { Name: 'APPSYNC_JS', RuntimeVersion: '1.0.0' },
+        });
+      }
+    });
+
+    it('uploads resolvers/appsync/invoke.js unbundled as the resolver code', () => {
+      const locations = new Set(
+        resourcesOf(standard, 'AWS::AppSync::Resolver').map(({ Properties }) =>
+          String(flatten(Properties['CodeS3Location'])),
+        ),
+      );
+      expect(locations.size).toBe(1);
+      const objectKey = path.posix.basename([...locations][0] ?? '');
+      const uploaded = readFileSync(path.join(outdir, `asset.${objectKey}`), 'utf8');
+
+      expect(uploaded).toBe(readFileSync(path.join(REPO_ROOT, 'resolvers', 'appsync', 'invoke.js'), 'utf8'));
+    });
+
+    it('invokes the resolver through its alias with a role that may invoke only that alias', () => {
+      const alias = onlyResource(standard, 'AWS::Lambda::Alias');
+      const dataSource = onlyResource(standard, 'AWS::AppSync::DataSource');
+      expect(dataSource.Properties).toMatchObject({
+        Type: 'AWS_LAMBDA',
+        LambdaConfig: { LambdaFunctionArn: { Ref: alias.logicalId } },
+      });
+      const roleId = (dataSource.Properties['ServiceRoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const rolePolicies = resourcesOf(standard, 'AWS::IAM::Policy').filter(({ Properties }) =>
+        (Properties['Roles'] as { Ref: string }[]).some((role) => role.Ref === roleId),
+      );
+
+      expect(rolePolicies.map(({ Properties }) => flatten(Properties['PolicyDocument']))).toEqual([
+        {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: `\${${alias.logicalId}}` }],
+        },
+      ]);
+    });
+
+    it('lets only AppSync, for this API, assume the data source role', () => {
+      const api = onlyResource(standard, 'AWS::AppSync::GraphQLApi');
+      const dataSource = onlyResource(standard, 'AWS::AppSync::DataSource');
+      const roleId = (dataSource.Properties['ServiceRoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+
+      expect(flatten(standard.json.Resources[roleId]?.Properties['AssumeRolePolicyDocument'])).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 'sts:AssumeRole',
+            Principal: { Service: 'appsync.amazonaws.com' },
+            Condition: { ArnEquals: { 'aws:SourceArn': `\${${api.logicalId}.Arn}` } },
+          },
+        ],
+      });
+    });
+
+    it('logs requests at field level ERROR without verbose content, into a log group with retention', () => {
+      const api = onlyResource(standard, 'AWS::AppSync::GraphQLApi');
+      const logConfig = api.Properties['LogConfig'] as Record<string, unknown>;
+      expect(logConfig).toMatchObject({ FieldLogLevel: 'ERROR', ExcludeVerboseContent: true });
+
+      const logRoleId = (logConfig['CloudWatchLogsRoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const apiLogGroup = resourcesOf(standard, 'AWS::Logs::LogGroup').find(
+        ({ Properties }) => flatten(Properties['LogGroupName']) === `/aws/appsync/apis/\${${api.logicalId}.ApiId}`,
+      );
+      expect(apiLogGroup?.Properties['RetentionInDays']).toBe(365);
+      const logPolicy = resourcesOf(standard, 'AWS::IAM::Policy').find(({ Properties }) =>
+        (Properties['Roles'] as { Ref: string }[]).some((role) => role.Ref === logRoleId),
+      );
+      expect(flatten(logPolicy?.Properties['PolicyDocument'])).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: `\${${apiLogGroup?.logicalId}.Arn}`,
+          },
+        ],
+      });
+    });
+
+    it('traces requests with X-Ray', () => {
+      standard.template.hasResourceProperties('AWS::AppSync::GraphQLApi', { XrayEnabled: true });
+    });
+
+    it.each([
+      { name: 'defaults to a year', configuration: () => standard, days: 365 },
+      { name: 'follows apiKeyExpiration', configuration: () => tuned, days: 30 },
+    ])('gives the API key an expiry that $name', ({ configuration, days }) => {
+      const apiKey = onlyResource(configuration(), 'AWS::AppSync::ApiKey');
+      expect(apiKey.Properties['Expires']).toBe(SYNTH_TIME.getTime() / 1000 + days * DAY_SECONDS);
+    });
+
+    it('names the API key in its logical id, so that renaming it rotates the key', () => {
+      expect(onlyResource(standard, 'AWS::AppSync::ApiKey').logicalId).toMatch(/^CvmApiDevicesApiKey/);
+      expect(onlyResource(tuned, 'AWS::AppSync::ApiKey').logicalId).toMatch(/^CvmApiDevices2031ApiKey/);
+    });
+  });
+
+  describe('resolver Lambda', () => {
+    it('runs on Node.js 24 on arm64 with the handler of the bundle', () => {
+      standard.template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        LoggingConfig: { LogFormat: 'JSON' },
+      });
+    });
+
+    it('is told the table, the device policy and, when given, the thing-name prefix and token lifetime', () => {
+      const table = onlyResource(standard, 'AWS::DynamoDB::Table');
+      expect(onlyResource(standard, 'AWS::Lambda::Function').Properties['Environment']).toEqual({
+        Variables: {
+          [LAMBDA_ENV.tableName]: { Ref: table.logicalId },
+          [LAMBDA_ENV.devicePolicyName]: 'Standard-cvm-device',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+      });
+      expect(onlyResource(tuned, 'AWS::Lambda::Function').Properties['Environment']).toMatchObject({
+        Variables: {
+          [LAMBDA_ENV.devicePolicyName]: 'acme-devices',
+          [LAMBDA_ENV.thingNamePrefix]: 'acme-',
+          [LAMBDA_ENV.tokenTtlSeconds]: String(2 * DAY_SECONDS),
+        },
+      });
+    });
+
+    it('writes to its own log group with retention, through a role with no managed policy', () => {
+      const fn = onlyResource(standard, 'AWS::Lambda::Function');
+      const logGroupId = (fn.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(standard.json.Resources[logGroupId]?.Properties['RetentionInDays']).toBe(365);
+      expect(tuned.template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 90 } })).not.toEqual(
+        {},
+      );
+      for (const { Properties } of resourcesOf(standard, 'AWS::IAM::Role')) {
+        expect(Properties['ManagedPolicyArns']).toBeUndefined();
+      }
+    });
+
+    describe('bundle', () => {
+      let bundleFile: string;
+
+      beforeAll(() => {
+        // A zip asset is staged in the cloud assembly as the folder asset.<hash>, uploaded as <hash>.zip.
+        const code = onlyResource(standard, 'AWS::Lambda::Function').Properties['Code'] as { S3Key: string };
+        bundleFile = path.join(outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`, 'index.mjs');
+      });
+
+      it('is minified ESM with a source map, made by local esbuild', () => {
+        expect(existsSync(`${bundleFile}.map`)).toBe(true);
+        const bundle = readFileSync(bundleFile, 'utf8');
+        expect(bundle.trimEnd().endsWith('//# sourceMappingURL=index.mjs.map')).toBe(true);
+        expect(bundle.length / bundle.split('\n').length).toBeGreaterThan(1000);
+      });
+
+      it('loads in a fresh Node.js with reflect-metadata before @peculiar/x509 and exports the handler', () => {
+        // A child process, so that nothing this test process loaded (the setup imports reflect-metadata) helps.
+        const probe = [
+          `const before = typeof Reflect.getMetadata;`,
+          `const bundle = await import(${JSON.stringify(pathToFileURL(bundleFile).href)});`,
+          `console.log(JSON.stringify({ before, after: typeof Reflect.getMetadata, handler: typeof bundle.handler }));`,
+        ].join('\n');
+        const output = execFileSync(process.execPath, ['--input-type=module', '--eval', probe], { encoding: 'utf8' });
+
+        expect(JSON.parse(output)).toEqual({ before: 'undefined', after: 'function', handler: 'function' });
+      });
+    });
+  });
+
+  describe('DynamoDB table', () => {
+    it('has the keys and the status index of resolvers/adapters/dynamodb-table.ts', () => {
+      standard.template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [
+          { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
+          { AttributeName: SORT_KEY, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: STATUS_INDEX.name,
+            KeySchema: [
+              { AttributeName: STATUS_INDEX.partitionKey, KeyType: 'HASH' },
+              { AttributeName: STATUS_INDEX.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      });
+    });
+
+    it('is on-demand, with point-in-time recovery and deletion protection, and retained', () => {
+      standard.template.hasResource('AWS::DynamoDB::Table', {
+        Properties: Match.objectLike({
+          BillingMode: 'PAY_PER_REQUEST',
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          DeletionProtectionEnabled: true,
+        }),
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
+    });
+
+    it('drops deletion protection only when the removal policy is DESTROY', () => {
+      tuned.template.hasResource('AWS::DynamoDB::Table', {
+        Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+        DeletionPolicy: 'Delete',
+      });
+    });
+  });
+
+  describe('IAM', () => {
+    it('grants the resolver exactly the IoT and DynamoDB calls it makes, on this account and region', () => {
+      const fn = onlyResource(standard, 'AWS::Lambda::Function');
+      const roleId = (fn.Properties['Role'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const policy = resourcesOf(standard, 'AWS::IAM::Policy').find(({ Properties }) =>
+        (Properties['Roles'] as { Ref: string }[]).some((role) => role.Ref === roleId),
+      );
+      const table = onlyResource(standard, 'AWS::DynamoDB::Table').logicalId;
+      const logGroup = (fn.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+
+      expect(flatten(policy?.Properties['PolicyDocument'])).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `\${${logGroup}.Arn}` },
+          {
+            Sid: 'IotActionsWithoutResourceLevelPermissions',
+            Effect: 'Allow',
+            Action: ['iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint'],
+            Resource: '*',
+          },
+          {
+            Sid: 'IotDeviceCertificates',
+            Effect: 'Allow',
+            Action: ['iot:DeleteCertificate', 'iot:DescribeCertificate', 'iot:UpdateCertificate'],
+            Resource: `${IOT}:cert/*`,
+          },
+          {
+            Sid: 'IotThings',
+            Effect: 'Allow',
+            Action: ['iot:CreateThing', 'iot:UpdateThing'],
+            Resource: `${IOT}:thing/*`,
+          },
+          {
+            Sid: 'IotDevicePolicyAttachment',
+            Effect: 'Allow',
+            Action: ['iot:AttachPolicy', 'iot:DetachPolicy'],
+            Resource: [`${IOT}:cert/*`, `${IOT}:policy/Standard-cvm-device`],
+          },
+          {
+            Sid: 'IotThingPrincipalAttachment',
+            Effect: 'Allow',
+            Action: ['iot:AttachThingPrincipal', 'iot:DetachThingPrincipal'],
+            Resource: [`${IOT}:cert/*`, `${IOT}:thing/*`],
+          },
+          {
+            Sid: 'DeviceTable',
+            Effect: 'Allow',
+            Action: [
+              'dynamodb:BatchGetItem',
+              'dynamodb:DeleteItem',
+              'dynamodb:GetItem',
+              'dynamodb:PutItem',
+              'dynamodb:Query',
+            ],
+            Resource: `\${${table}.Arn}`,
+          },
+          {
+            Sid: 'DeviceTableStatusIndex',
+            Effect: 'Allow',
+            Action: 'dynamodb:Query',
+            Resource: `\${${table}.Arn}/index/${STATUS_INDEX.name}`,
+          },
+        ],
+      });
+    });
+
+    it('has no wildcard action, no NotAction or NotResource and never CreateKeysAndCertificate', () => {
+      for (const synthesized of all) {
+        for (const { logicalId, statements } of iamPoliciesOf(synthesized.json)) {
+          for (const statement of statements) {
+            expect(statement, logicalId).not.toHaveProperty('NotAction');
+            expect(statement, logicalId).not.toHaveProperty('NotResource');
+            for (const action of statement.Action) {
+              expect(action, logicalId).not.toContain('*');
+              expect(action, logicalId).not.toBe('iot:CreateKeysAndCertificate');
+            }
+          }
+        }
+      }
+    });
+
+    it('uses Resource "*" only for CreateCertificateFromCsr and DescribeEndpoint, which allow nothing narrower', () => {
+      for (const synthesized of all) {
+        const starStatements = iamPoliciesOf(synthesized.json)
+          .flatMap(({ statements }) => statements)
+          .filter((statement) => statement.Resource.includes('*'));
+
+        expect(starStatements).toEqual([
+          expect.objectContaining({
+            Action: ['iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint'],
+            Resource: ['*'],
+          }),
+        ]);
+      }
+    });
+
+    it("limits every other wildcard resource to this account's and region's certificates and things", () => {
+      for (const synthesized of all) {
+        const wildcardResources = new Set(
+          iamPoliciesOf(synthesized.json)
+            .flatMap(({ statements }) => statements.flatMap((statement) => statement.Resource))
+            .filter((resource) => resource !== '*' && resource.includes('*')),
+        );
+        expect(wildcardResources).toEqual(new Set([`${IOT}:cert/*`, `${IOT}:thing/*`]));
+      }
+    });
+
+    it('attaches a brought-in device policy by its own ARN', () => {
+      const attachment = iamPoliciesOf(ownPolicy.json)
+        .flatMap(({ statements }) => statements)
+        .find((statement) => statement.Sid === 'IotDevicePolicyAttachment');
+      expect(attachment?.Resource).toEqual([`${IOT}:cert/*`, `${IOT}:policy/FleetPolicy`]);
+    });
+  });
+
+  describe('device policy', () => {
+    it('binds each device to its own thing: client id, its topics and its shadow only', () => {
+      const policy = onlyResource(standard, 'AWS::IoT::Policy');
+      const thing = '${iot:Connection.Thing.ThingName}';
+
+      expect(policy.Properties['PolicyName']).toBe('Standard-cvm-device');
+      expect(flatten(policy.Properties['PolicyDocument'])).toEqual({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 'iot:Connect',
+            Resource: `${IOT}:client/${thing}`,
+            Condition: { Bool: { 'iot:Connection.Thing.IsAttached': 'true' } },
+          },
+          {
+            Effect: 'Allow',
+            Action: 'iot:Publish',
+            Resource: [`${IOT}:topic/things/${thing}/*`, `${IOT}:topic/$aws/things/${thing}/shadow/*`],
+          },
+          {
+            Effect: 'Allow',
+            Action: 'iot:Receive',
+            Resource: [`${IOT}:topic/things/${thing}/*`, `${IOT}:topic/$aws/things/${thing}/shadow/*`],
+          },
+          {
+            Effect: 'Allow',
+            Action: 'iot:Subscribe',
+            Resource: [`${IOT}:topicfilter/things/${thing}/*`, `${IOT}:topicfilter/$aws/things/${thing}/shadow/*`],
+          },
+        ],
+      });
+    });
+
+    it('is kept on stack deletion by default (AWS IoT refuses to delete a policy attached to certificates)', () => {
+      standard.template.hasResource('AWS::IoT::Policy', { DeletionPolicy: 'Retain' });
+    });
+
+    it('takes the configured name', () => {
+      tuned.template.hasResourceProperties('AWS::IoT::Policy', { PolicyName: 'acme-devices' });
+    });
+
+    it('is not created when the user brings their own, which the Lambda then attaches', () => {
+      ownPolicy.template.resourceCountIs('AWS::IoT::Policy', 0);
+      ownPolicy.template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ [LAMBDA_ENV.devicePolicyName]: 'FleetPolicy' }) },
+      });
+      expect(ownPolicy.stack.cvm.devicePolicy).toBeUndefined();
+    });
+  });
+
+  describe('outputs', () => {
+    it('give the GraphQL URL, the API id, the API key id, the table name and the device policy name', () => {
+      const api = logicalIdOf(standard.stack, standard.stack.cvm.api);
+      const table = logicalIdOf(standard.stack, standard.stack.cvm.table);
+      const outputs = standard.template.toJSON()['Outputs'] as Record<string, { Value: unknown }>;
+
+      expect(
+        Object.fromEntries(Object.entries(outputs).map(([name, output]) => [name, flatten(output.Value)])),
+      ).toEqual({
+        GraphqlUrl: `\${${api}.GraphQLUrl}`,
+        GraphqlApiId: `\${${api}.ApiId}`,
+        ApiKeyId: `\${${standard.stack.getLogicalId(standard.stack.cvm.apiKey)}.ApiKeyId}`,
+        TableName: `\${${table}}`,
+        DevicePolicyName: 'Standard-cvm-device',
+      });
+    });
+  });
+
+  describe('props', () => {
+    it.each<{ name: string; props: CertificateVendingMachineProps; error: RegExp }>([
+      {
+        name: 'both a policy to create and a policy to bring',
+        props: { devicePolicyName: 'a', existingDevicePolicyName: 'b' },
+        error: /not both/,
+      },
+      { name: 'a device policy name AWS IoT rejects', props: { devicePolicyName: 'no spaces' }, error: /policy name/ },
+      {
+        name: 'an existing policy name AWS IoT rejects',
+        props: { existingDevicePolicyName: 'x'.repeat(129) },
+        error: /policy name/,
+      },
+      {
+        name: 'a thing-name prefix outside the thing-name set',
+        props: { thingNamePrefix: 'acme/' },
+        error: /thingNamePrefix/,
+      },
+      { name: 'a token lifetime under a minute', props: { tokenTtl: Duration.seconds(59) }, error: /tokenTtl/ },
+      { name: 'a token lifetime over a year', props: { tokenTtl: Duration.days(366) }, error: /tokenTtl/ },
+    ])('rejects $name', ({ props, error }) => {
+      const stack = new Stack(new App(), 'Invalid');
+      expect(() => new CertificateVendingMachine(stack, 'Cvm', props)).toThrow(error);
+    });
+  });
+});
