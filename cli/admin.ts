@@ -84,10 +84,15 @@ export function addAdminCommands(program: Command, context: CliContext): void {
           : `Registered ${summary.registered} device(s); their tokens were appended to ${flags.out}.\n`,
       );
       if (summary.skipped.length > 0) {
-        context.stdout.write(
-          `Skipped ${summary.skipped.length} already registered; if their tokens are lost, ` +
-            'issue new ones with `cvm admin reset SERIAL`.\n',
-        );
+        // A run that died between the server's answer and the token write leaves devices with no known token.
+        const withoutToken = summary.skipped.filter((serial) => !tokens.serialsWithTokens.has(serial));
+        context.stdout.write(`Skipped ${summary.skipped.length} already registered.\n`);
+        if (withoutToken.length > 0) {
+          context.stdout.write(
+            `${withoutToken.length} of them have no token in ${flags.out} (${abbreviate(withoutToken)}); ` +
+              'if nobody else holds their tokens, issue new ones with `cvm admin reset SERIAL`.\n',
+          );
+        }
       }
     },
   );

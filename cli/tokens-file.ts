@@ -2,7 +2,8 @@
  * tokens.csv: where `cvm admin import` keeps the registration tokens, the only copy there is.
  * Appended to, never overwritten (a resumed import adds to it), flushed after every batch, created 0600.
  */
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import type { DeviceRegistration } from '../client/types.ts';
 
@@ -13,6 +14,8 @@ export interface TokensFile {
   close(): Promise<void>;
   /** E.g. an existing file others can read. */
   readonly warnings: readonly string[];
+  /** Serials the file already held a token for when it was opened (from earlier runs). */
+  readonly serialsWithTokens: ReadonlySet<string>;
 }
 
 export async function openTokensFile(file: string): Promise<TokensFile> {
@@ -21,8 +24,10 @@ export async function openTokensFile(file: string): Promise<TokensFile> {
   const warnings =
     (mode & 0o077) !== 0 ? [`${file} can be read by other users; restrict it with \`chmod 600 ${file}\`.`] : [];
   if (size === 0) await handle.write(stringify([[...TOKEN_COLUMNS]]));
+  const serialsWithTokens = size === 0 ? new Set<string>() : await serialsIn(file);
   return {
     warnings,
+    serialsWithTokens,
     async append(registrations) {
       if (registrations.length === 0) return;
       const rows = registrations.map((registration) => [
@@ -36,4 +41,15 @@ export async function openTokensFile(file: string): Promise<TokensFile> {
     },
     close: () => handle.close(),
   };
+}
+
+async function serialsIn(file: string): Promise<Set<string>> {
+  const records = parse(await readFile(file, 'utf8'), {
+    columns: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+  }) as {
+    serialNumber?: string;
+  }[];
+  return new Set(records.flatMap((record) => (record.serialNumber ? [record.serialNumber] : [])));
 }

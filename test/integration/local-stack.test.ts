@@ -322,6 +322,20 @@ describe('npm start: the local stack', () => {
     expect(second.code).toBe(0);
     expect(second.stdout + second.stderr).toMatch(/230.*already registered|skip/i);
     expect((await readFile(tokens, 'utf8')).trim().split('\n')).toHaveLength(231);
+    expect(second.stdout).not.toMatch(/no token/);
+
+    // Resumed with a tokens file that lacks them (the first run died before writing): say which need a reset.
+    const lost = await cvm([
+      'admin',
+      'import',
+      csv,
+      '--out',
+      path.join(workDir, 'other-tokens.csv'),
+      '--data-dir',
+      dataDir,
+    ]);
+    expect(lost.code).toBe(0);
+    expect(lost.stdout).toMatch(/230 of them have no token .*cvm admin reset/);
 
     const listed = await cvm(['admin', 'list', '--status', 'PENDING', '--json', '--data-dir', dataDir]);
     expect(listed.code).toBe(0);
