@@ -7,10 +7,10 @@
  * the subject has exactly one CN, equal to the serial number byte for byte.
  */
 import 'reflect-metadata';
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
-import { Pkcs10CertificateRequest } from '@peculiar/x509';
+import { Name } from '@peculiar/x509';
 import { CvmError } from './errors.ts';
 
 /** The CreateCertificateFromCsr limit on `certificateSigningRequest`. */
@@ -20,15 +20,18 @@ export const MIN_RSA_MODULUS_BITS = 2048;
 const PEM_BLOCK =
   /^-----BEGIN CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n?-----END CERTIFICATE REQUEST-----\s*$/;
 
-/** Signature algorithms AWS IoT accepts in a CSR (PKCS#1 v1.5 RSA and ECDSA with SHA-2). */
-const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlyMap<string, string> = new Map([
-  ['1.2.840.113549.1.1.11', 'sha256WithRSAEncryption'],
-  ['1.2.840.113549.1.1.12', 'sha384WithRSAEncryption'],
-  ['1.2.840.113549.1.1.13', 'sha512WithRSAEncryption'],
-  ['1.2.840.10045.4.3.2', 'ecdsa-with-SHA256'],
-  ['1.2.840.10045.4.3.3', 'ecdsa-with-SHA384'],
-  ['1.2.840.10045.4.3.4', 'ecdsa-with-SHA512'],
-]);
+/**
+ * Signature algorithms AWS IoT accepts in a CSR (PKCS#1 v1.5 RSA and ECDSA with SHA-2), by OID, with the
+ * hash and the key type each one needs.
+ */
+const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlyMap<string, { hash: string; keyType: 'rsa' | 'ec' }> = new Map([
+  ['1.2.840.113549.1.1.11', { hash: 'sha256', keyType: 'rsa' }],
+  ['1.2.840.113549.1.1.12', { hash: 'sha384', keyType: 'rsa' }],
+  ['1.2.840.113549.1.1.13', { hash: 'sha512', keyType: 'rsa' }],
+  ['1.2.840.10045.4.3.2', { hash: 'sha256', keyType: 'ec' }],
+  ['1.2.840.10045.4.3.3', { hash: 'sha384', keyType: 'ec' }],
+  ['1.2.840.10045.4.3.4', { hash: 'sha512', keyType: 'ec' }],
+] as const);
 
 /** Node's names for the curves AWS IoT accepts, and how we print them. */
 const ACCEPTED_CURVES: ReadonlyMap<string, string> = new Map([
@@ -69,19 +72,24 @@ export async function inspectCsr(pem: string, serialNumber: string): Promise<Ins
   }
 
   const signatureAlgorithm = asn.signatureAlgorithm.algorithm;
-  if (!ACCEPTED_SIGNATURE_ALGORITHMS.has(signatureAlgorithm)) {
+  const accepted = ACCEPTED_SIGNATURE_ALGORITHMS.get(signatureAlgorithm);
+  if (accepted === undefined) {
     throw invalidCsr(
       `The CSR is signed with algorithm ${signatureAlgorithm}; use SHA-256, SHA-384 or SHA-512 with RSA (PKCS#1 v1.5) or ECDSA.`,
     );
   }
 
-  const csr = new Pkcs10CertificateRequest(der);
-  const spki = new Uint8Array(csr.publicKey.rawData);
-  const keyDescription = describeAcceptedKey(spki);
+  const info = asn.certificationRequestInfo;
+  const spki = new Uint8Array(AsnConvert.serialize(info.subjectPKInfo));
+  const { key, description: keyDescription } = acceptedKey(spki);
 
-  let signatureValid: boolean;
+  // Node's own verify on the exact signed bytes (the DER check above makes re-serialization byte-exact):
+  // the same check as @peculiar/x509's verify(), at a third of the cost on the hot path.
+  let signatureValid = false;
   try {
-    signatureValid = await csr.verify();
+    signatureValid =
+      key.asymmetricKeyType === accepted.keyType &&
+      verify(accepted.hash, new Uint8Array(AsnConvert.serialize(info)), key, new Uint8Array(asn.signature));
   } catch (error) {
     throw invalidCsr('The CSR signature could not be checked.', error);
   }
@@ -89,7 +97,7 @@ export async function inspectCsr(pem: string, serialNumber: string): Promise<Ins
     throw invalidCsr('The CSR signature does not verify with its own public key; sign it with the device key.');
   }
 
-  const commonNames = csr.subjectName.getField('CN');
+  const commonNames = new Name(AsnConvert.serialize(info.subject)).getField('CN');
   if (commonNames.length !== 1) {
     throw new CvmError(
       'CsrSubjectMismatch',
@@ -120,8 +128,8 @@ function decodePem(pem: string): Uint8Array {
   return new Uint8Array(der);
 }
 
-function describeAcceptedKey(spki: Uint8Array): string {
-  let key;
+function acceptedKey(spki: Uint8Array): { key: KeyObject; description: string } {
+  let key: KeyObject;
   try {
     key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
   } catch (error) {
@@ -133,14 +141,14 @@ function describeAcceptedKey(spki: Uint8Array): string {
     if (bits < MIN_RSA_MODULUS_BITS) {
       throw invalidCsr(`The CSR key is RSA ${bits}; AWS IoT needs RSA keys of at least ${MIN_RSA_MODULUS_BITS} bits.`);
     }
-    return `RSA ${bits}`;
+    return { key, description: `RSA ${bits}` };
   }
   if (key.asymmetricKeyType === 'ec') {
     const curve = ACCEPTED_CURVES.get(details.namedCurve ?? '');
     if (!curve) {
       throw invalidCsr(`The CSR key is on curve ${details.namedCurve ?? 'unknown'}; use P-256, P-384 or P-521.`);
     }
-    return `EC ${curve}`;
+    return { key, description: `EC ${curve}` };
   }
   throw invalidCsr(
     `The CSR key type ${key.asymmetricKeyType ?? 'unknown'} is not accepted; use RSA (2048+) or EC P-256/P-384/P-521.`,
