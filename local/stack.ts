@@ -4,7 +4,7 @@
  * data dir and survives restarts; `local.json` there tells clients how to connect.
  */
 import 'reflect-metadata';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDbDeviceStore } from '../resolvers/adapters/dynamodb-store.ts';
@@ -44,6 +44,11 @@ export interface LocalStack {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const dataDir = path.resolve(options.dataDir);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const settings = { ...DEFAULT_SETTINGS, ...options.settings };
+  // A live request must never be overtaken by a takeover: the lease outlasts the longest request.
+  if (settings.leaseSeconds * 1000 <= settings.requestBudgetMs + settings.compensationBudgetMs) {
+    throw new Error('leaseSeconds must outlast requestBudgetMs + compensationBudgetMs.');
+  }
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
 
   const credentials = await loadOrCreateCredentials(dataDir);
@@ -65,7 +70,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clock: systemClock,
       random: systemRandom,
       telemetry,
-      settings: { ...DEFAULT_SETTINGS, ...options.settings },
+      settings,
     };
     twin = await startAppSyncTwin({
       schemaSdl: await readFile(SCHEMA_FILE, 'utf8'),
@@ -100,7 +105,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     deviceCaFile: path.resolve(authority.deviceCa.certFile),
   };
   const configFile = localConfigPath(dataDir);
-  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  try {
+    // It holds the admin secret: 0600 even when an older, looser file is being overwritten.
+    await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    await chmod(configFile, 0o600);
+  } catch (error) {
+    await twin.close();
+    await dynalite.close();
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   return {

@@ -23,13 +23,18 @@ export function createLambdaHandler(env: Readonly<Record<string, string | undefi
     thingNamePrefix: env[LAMBDA_ENV.thingNamePrefix] ?? '',
     tokenTtlSeconds: tokenTtl(env[LAMBDA_ENV.tokenTtlSeconds]),
   };
-  const dynamodb = new DynamoDBClient({});
+  // Timeouts keep one hung connection from using up the invocation; the core's own deadlines do the rest.
+  const dynamodb = new DynamoDBClient({ requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 } });
   const store = new DynamoDbDeviceStore({ client: dynamodb, tableName });
   const telemetry = new PowertoolsTelemetry();
   const ctx: CoreContext = {
     store,
     secrets: store,
-    authority: new AwsIotAuthority({ client: createIotClient(), policyName }),
+    authority: new AwsIotAuthority({
+      client: createIotClient(),
+      createCertificateClient: createIotClient({ maxAttempts: 1 }),
+      policyName,
+    }),
     clock: systemClock,
     random: systemRandom,
     telemetry,
@@ -55,7 +60,7 @@ function required(env: Readonly<Record<string, string | undefined>>, name: strin
 
 function tokenTtl(value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_SETTINGS.tokenTtlSeconds;
-  const seconds = Number(value);
+  const seconds = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(seconds) || seconds < TOKEN_TTL_BOUNDS.min || seconds > TOKEN_TTL_BOUNDS.max) {
     throw new Error(
       `${LAMBDA_ENV.tokenTtlSeconds} must be a whole number of seconds from ${TOKEN_TTL_BOUNDS.min} to ${TOKEN_TTL_BOUNDS.max}.`,

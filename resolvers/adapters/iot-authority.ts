@@ -18,7 +18,7 @@ import {
   UpdateCertificateCommand,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { ResourceNotFoundError, ThrottledError } from '../core/errors.ts';
+import { CsrRejectedError, ResourceNotFoundError, ThrottledError } from '../core/errors.ts';
 import type { CertificateAuthority, CertificateStatus, CreatedCertificate } from '../ports.ts';
 import { amazonRootCa1Pem } from './amazon-root-ca.ts';
 
@@ -37,34 +37,51 @@ const STATUS_CHANGE_REFUSALS: ReadonlySet<string> = new Set(['CertificateStateEx
 
 export interface AwsIotAuthorityOptions {
   readonly client: IoTClient;
+  /**
+   * The client for CreateCertificateFromCsr, the one call that is not idempotent: AWS IoT makes a new
+   * certificate for every call with the same CSR, so an SDK retry after a lost answer would leave a certificate
+   * nobody records. Give it a client that does not retry (`createIotClient({ maxAttempts: 1 })`). Default: `client`.
+   */
+  readonly createCertificateClient?: IoTClient;
   /** The AWS IoT policy attached to every issued certificate. */
   readonly policyName: string;
 }
 
 /**
- * An IoT client for the authority. The SDK retries once at most: the core runs its own backoff within the
- * request's time budget, and SDK retries on top of it would multiply and outlast that budget.
+ * An IoT client for the authority. The SDK retries once at most by default: the core runs its own backoff within
+ * the request's time budget, and SDK retries on top of it would multiply and outlast that budget. Timeouts keep a
+ * hung connection from eating the whole Lambda invocation.
  */
-export function createIotClient(options: { region?: string } = {}): IoTClient {
-  return new IoTClient({ maxAttempts: 2, ...(options.region === undefined ? {} : { region: options.region }) });
+export function createIotClient(options: { region?: string; maxAttempts?: number } = {}): IoTClient {
+  return new IoTClient({
+    maxAttempts: options.maxAttempts ?? 2,
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 8_000 },
+    ...(options.region === undefined ? {} : { region: options.region }),
+  });
 }
 
 export class AwsIotAuthority implements CertificateAuthority {
   readonly #client: IoTClient;
+  readonly #createCertificateClient: IoTClient;
   readonly #policyName: string;
   #endpoint: Promise<string> | undefined;
 
   constructor(options: AwsIotAuthorityOptions) {
     this.#client = options.client;
+    this.#createCertificateClient = options.createCertificateClient ?? options.client;
     this.#policyName = options.policyName;
   }
 
   async createCertificate(csrPem: string): Promise<CreatedCertificate> {
     // Inactive on purpose: the core records the certificate id first and activates last, so a crash in
     // between leaves an unusable certificate to clean up, never an orphaned active one.
-    const created = await this.#call(
-      'CreateCertificateFromCsr',
-      this.#client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: csrPem, setAsActive: false })),
+    const created = await this.#refusingCsr(
+      this.#call(
+        'CreateCertificateFromCsr',
+        this.#createCertificateClient.send(
+          new CreateCertificateFromCsrCommand({ certificateSigningRequest: csrPem, setAsActive: false }),
+        ),
+      ),
     );
     const { certificateId, certificateArn, certificatePem } = created;
     if (certificateId === undefined || certificateArn === undefined || certificatePem === undefined) {
@@ -158,9 +175,21 @@ export class AwsIotAuthority implements CertificateAuthority {
   async deleteCertificate(certificateId: string): Promise<void> {
     // No forceDelete: AWS IoT then refuses to delete a certificate that is still active or attached, which
     // catches a compensation that skipped a step instead of silently hiding it.
-    await this.#ignoringNotFound(
-      this.#call('DeleteCertificate', this.#client.send(new DeleteCertificateCommand({ certificateId }))),
-    );
+    try {
+      await this.#ignoringNotFound(
+        this.#call('DeleteCertificate', this.#client.send(new DeleteCertificateCommand({ certificateId }))),
+      );
+    } catch (error) {
+      // DetachThingPrincipal is asynchronous in AWS IoT ("may take several seconds to propagate"), so a delete
+      // right after the detach is often refused as still attached. Retrying shortly succeeds: let the core's
+      // backoff do it, within the compensation budget.
+      if (hasErrorName(error, 'DeleteConflictException')) {
+        throw new ThrottledError(`AWS IoT still sees certificate ${certificateId} attached; retrying the delete`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
   }
 
   async connectionInfo(): Promise<{ caCertificatePem: string; iotEndpoint: string | null }> {
@@ -180,6 +209,19 @@ export class AwsIotAuthority implements CertificateAuthority {
     );
     if (endpointAddress === undefined) throw new Error('AWS IoT DescribeEndpoint answered without an endpoint address');
     return endpointAddress;
+  }
+
+  /** AWS IoT refusing the CSR itself is the device's problem, not a fault to retry. */
+  async #refusingCsr<T>(request: Promise<T>): Promise<T> {
+    try {
+      return await request;
+    } catch (error) {
+      if (hasErrorName(error, 'InvalidRequestException')) {
+        const reason = error instanceof Error ? error.message.slice(0, 200) : 'invalid request';
+        throw new CsrRejectedError(`AWS IoT refused the CSR: ${reason}`, { cause: error });
+      }
+      throw error;
+    }
   }
 
   async #isRevokedOrGone(certificateId: string): Promise<boolean> {

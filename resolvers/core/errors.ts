@@ -63,3 +63,12 @@ export class ThrottledError extends Error {
 export class ResourceNotFoundError extends Error {
   override readonly name = 'ResourceNotFoundError';
 }
+
+/**
+ * Raised by a CertificateAuthority that refuses to sign a CSR the core accepted (AWS IoT's
+ * InvalidRequestException on CreateCertificateFromCsr). The device gets `InvalidCsr`: retrying the same CSR
+ * cannot help.
+ */
+export class CsrRejectedError extends Error {
+  override readonly name = 'CsrRejectedError';
+}

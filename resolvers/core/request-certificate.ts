@@ -7,20 +7,22 @@
  *    policy and the thing, activate the certificate, finalize with a conditional write (→ ACTIVE).
  * 4. On any failure after the claim: discard what was created and release the claim, so that no active
  *    certificate exists that the item does not record and the device can retry with its token.
+ * 5. A claim whose lease expired (its request crashed or timed out) is taken over with a conditional write
+ *    first, so the stale request can no longer finish, then cleaned up and released.
  */
 import { randomUUID } from 'node:crypto';
 import type { Caller, CreatedCertificate } from '../ports.ts';
 import { recordEvent, describeError } from './audit.ts';
-import { discardCertificate, certificateRefOf } from './certificate-lifecycle.ts';
+import { certificateRefOf, discardCertificate, revokeCertificateInAuthority } from './certificate-lifecycle.ts';
 import type { CoreContext } from './context.ts';
 import { inspectCsr, type InspectedCsr } from './csr.ts';
 import type { DeviceRecord } from './device.ts';
 import { CERTIFICATE_FIELDS, leaseIsLive, nextRecord, tokenExpired } from './device-record.ts';
-import { ConditionFailedError, CvmError, isCvmError } from './errors.ts';
+import { ConditionFailedError, CsrRejectedError, CvmError, ThrottledError, isCvmError } from './errors.ts';
 import { requireSerialNumber } from './identifiers.ts';
 import { replaceConfirmed } from './store-writes.ts';
 import { retryThrottled } from './throttle-retry.ts';
-import { tokenMatches } from './token.ts';
+import { TOKEN_PATTERN, tokenMatches } from './token.ts';
 
 export interface RequestCertificateInput {
   readonly serialNumber?: unknown;
@@ -41,14 +43,20 @@ export interface CertificateGrant {
 
 /** Rounds of read-decide-write before giving up on a device that keeps changing under us. */
 const MAX_ROUNDS = 8;
-const MAX_TOKEN_LENGTH = 512;
+/** Do not activate a certificate when the lease has less than this left: a takeover may be about to start. */
+const LEASE_SAFETY_MS = 5_000;
 const DEVICE: Caller = { kind: 'device' };
 
 export async function requestCertificate(ctx: CoreContext, input: RequestCertificateInput): Promise<CertificateGrant> {
   const serialNumber = requireSerialNumber(input.serialNumber);
   const token = input.registrationToken;
-  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
-    throw new CvmError('InvalidInput', 'registrationToken must be the token your administrator gave for this device.');
+  // A token of the wrong shape is a typing slip, not a guess: refuse it before reading anything, so it
+  // neither counts as a wrong token nor tells whether the serial exists.
+  if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
+    throw new CvmError(
+      'InvalidInput',
+      'registrationToken must be the 43-character token your administrator gave for this device (letters, digits, - and _).',
+    );
   }
   if (typeof input.csr !== 'string' || input.csr.length === 0) {
     throw new CvmError('InvalidInput', 'csr must be a PEM certificate signing request.');
@@ -79,28 +87,22 @@ export async function requestCertificate(ctx: CoreContext, input: RequestCertifi
         throw invalidToken();
       case 'ISSUING':
         if (leaseIsLive(record, now)) throw issuanceInProgress();
-        if (tokenExpired(record, now)) throw invalidToken();
-        // The request that held the claim crashed or timed out: undo what it recorded, then claim afresh.
-        await discardRecordedCertificate(ctx, record, deadline);
-        break;
+        // The request that held the claim crashed or timed out: take over, undo, release; then decide again.
+        await takeOverAbandonedClaim(ctx, record, deadline);
+        continue;
       case 'PENDING':
         if (tokenExpired(record, now)) throw invalidToken();
         break;
     }
 
-    const claimed = nextRecord(
-      record,
-      now,
-      {
-        status: 'ISSUING',
-        lease: {
-          owner: randomUUID(),
-          expiresAt: new Date(now.getTime() + ctx.settings.leaseSeconds * 1000).toISOString(),
-          publicKeyFingerprint: csr.publicKeyFingerprint,
-        },
+    const claimed = nextRecord(record, now, {
+      status: 'ISSUING',
+      lease: {
+        owner: randomUUID(),
+        expiresAt: new Date(now.getTime() + ctx.settings.leaseSeconds * 1000).toISOString(),
+        publicKeyFingerprint: csr.publicKeyFingerprint,
       },
-      CERTIFICATE_FIELDS,
-    );
+    });
     try {
       await replaceConfirmed(ctx.store, claimed, record.version);
     } catch (error) {
@@ -145,6 +147,7 @@ async function issue(
       retryThrottled(ctx, deadline, () => authority.attachPolicy(issued.certificateArn)),
       retryThrottled(ctx, deadline, () => authority.attachThingPrincipal(current.thingName, issued.certificateArn)),
     ]);
+    requireLeaseTime(ctx, current);
     await retryThrottled(ctx, deadline, () => authority.setCertificateStatus(issued.certificateId, 'ACTIVE'));
 
     const now = ctx.clock.now();
@@ -152,7 +155,9 @@ async function issue(
     await replaceConfirmed(store, active, current.version);
     current = active;
   } catch (error) {
-    throw await abandonIssuance(ctx, current, created, error, deadline);
+    const outcome = await abandonIssuance(ctx, current, created, error, deadline);
+    if (outcome instanceof CvmError) throw outcome;
+    current = outcome;
   }
 
   ctx.telemetry.count('CertificateIssued');
@@ -162,16 +167,25 @@ async function issue(
     key: csr.keyDescription,
   });
   await recordEvent(ctx, current.serialNumber, 'ISSUED', DEVICE, {
-    certificateId: created.certificateId,
+    certificateId: created?.certificateId ?? '',
     key: csr.keyDescription,
   });
   return grantFor(ctx, current, deadline);
 }
 
+/** Activation is the last irreversible step: never take it on a lease another request may be taking over. */
+function requireLeaseTime(ctx: CoreContext, current: DeviceRecord): void {
+  const expiresAt = Date.parse(current.lease?.expiresAt ?? '');
+  if (!(expiresAt - ctx.clock.now().getTime() > LEASE_SAFETY_MS)) {
+    throw new CvmError('IssuanceInProgress', 'This request ran out of time to issue the certificate; retry shortly.');
+  }
+}
+
 /**
- * Undo a failed issuance and release the claim (when we still hold it). Returns the error to answer with.
- * If the certificate cannot be discarded now, it stays recorded on the item with an expired lease, so
- * the next request (or an admin reset) finishes the cleanup before anything else happens.
+ * Undo a failed issuance and release the claim (when we still hold it). Returns the error to answer with,
+ * or the device record when the issuance had in fact completed (its final write landed, the answer was lost).
+ * If the certificate cannot be discarded now, it stays recorded on the item with an expired lease, so the next
+ * request (or an admin reset) finishes the cleanup before anything else happens.
  */
 async function abandonIssuance(
   ctx: CoreContext,
@@ -179,7 +193,7 @@ async function abandonIssuance(
   created: CreatedCertificate | undefined,
   error: unknown,
   deadline: number,
-): Promise<CvmError> {
+): Promise<CvmError | DeviceRecord> {
   let latest: DeviceRecord | 'unknown' | undefined = 'unknown';
   try {
     latest = await ctx.store.get(current.serialNumber);
@@ -189,15 +203,23 @@ async function abandonIssuance(
       error: describeError(readError),
     });
   }
+  const ours = created?.certificateId;
+  if (latest !== 'unknown' && ours !== undefined && latest?.certificateId === ours && latest.status === 'ACTIVE') {
+    return latest;
+  }
 
-  // A revoke that won the race has recorded and revoked our certificate: it stays, revoked, as evidence.
-  const keptByRevocation =
-    latest !== 'unknown' && latest?.status === 'REVOKED' && latest.certificateId === created?.certificateId;
   const cleanupDeadline = Math.max(deadline, ctx.clock.now().getTime()) + ctx.settings.compensationBudgetMs;
+  // What the item says decides what happens to our certificate:
+  // - a revoke that won the race recorded it and revoked it: it stays, revoked, as evidence (detached);
+  // - the item cannot be read but records it (our write landed): leave it to whoever takes the claim over.
+  const revokedByAdmin = latest !== 'unknown' && latest?.status === 'REVOKED' && latest.certificateId === ours;
+  const recordedButUnknown = latest === 'unknown' && current.certificateId === ours;
   let discarded = true;
-  if (created !== undefined && !keptByRevocation) {
+  if (created !== undefined && !recordedButUnknown) {
+    const ref = { thingName: current.thingName, ...created };
     try {
-      await discardCertificate(ctx, cleanupDeadline, { thingName: current.thingName, ...created });
+      if (revokedByAdmin) await revokeCertificateInAuthority(ctx, cleanupDeadline, ref);
+      else await discardCertificate(ctx, cleanupDeadline, ref);
     } catch (cleanupError) {
       discarded = false;
       ctx.telemetry.log('error', 'Could not discard a certificate after a failed issuance; the next request retries', {
@@ -208,29 +230,21 @@ async function abandonIssuance(
     }
   }
 
-  try {
-    if (latest === 'unknown') latest = await ctx.store.get(current.serialNumber);
+  if (latest !== 'unknown') {
     const lease = latest?.lease;
     if (latest?.status === 'ISSUING' && lease !== undefined && lease.owner === current.lease?.owner) {
-      const now = ctx.clock.now();
-      const released =
-        discarded || created === undefined
-          ? nextRecord(latest, now, { status: 'PENDING' }, ['lease', ...CERTIFICATE_FIELDS])
-          : nextRecord(latest, now, {
-              lease: { ...lease, expiresAt: now.toISOString() },
-              certificateId: created.certificateId,
-              certificateArn: created.certificateArn,
-            });
-      await ctx.store.replace(released, latest.version);
+      try {
+        await releaseClaim(ctx, latest, discarded ? undefined : created);
+      } catch (releaseError) {
+        ctx.telemetry.log('error', 'Could not release the claim after a failed issuance; it expires with its lease', {
+          serialNumber: current.serialNumber,
+          error: describeError(releaseError),
+        });
+      }
     }
-  } catch (releaseError) {
-    ctx.telemetry.log('error', 'Could not release the claim after a failed issuance; it expires with its lease', {
-      serialNumber: current.serialNumber,
-      error: describeError(releaseError),
-    });
   }
 
-  const answer = answerFor(error, current, latest);
+  const answer = answerFor(error, current, latest, created !== undefined && !discarded);
   ctx.telemetry.log(answer.errorType === 'InternalError' ? 'error' : 'warn', 'Certificate issuance failed', {
     serialNumber: current.serialNumber,
     errorType: answer.errorType,
@@ -240,7 +254,73 @@ async function abandonIssuance(
   return answer;
 }
 
-function answerFor(error: unknown, current: DeviceRecord, latest: DeviceRecord | 'unknown' | undefined): CvmError {
+/**
+ * Give the claim back: PENDING with no certificate, or, when a certificate could not be discarded, still
+ * ISSUING with that certificate recorded and the lease expired, so that the next request cleans up first.
+ */
+async function releaseClaim(
+  ctx: CoreContext,
+  held: DeviceRecord,
+  leftOver: Pick<CreatedCertificate, 'certificateId' | 'certificateArn'> | undefined,
+): Promise<void> {
+  const now = ctx.clock.now();
+  const released =
+    leftOver === undefined
+      ? nextRecord(held, now, { status: 'PENDING' }, ['lease', ...CERTIFICATE_FIELDS])
+      : nextRecord(held, now, {
+          ...(held.lease === undefined ? {} : { lease: { ...held.lease, expiresAt: now.toISOString() } }),
+          certificateId: leftOver.certificateId,
+          certificateArn: leftOver.certificateArn,
+        });
+  await ctx.store.replace(released, held.version);
+}
+
+/**
+ * The claim on `stale` expired with its request gone (crashed, timed out). Take it over with a conditional
+ * write first — from then on the stale request cannot write again, so it cannot finish behind our back —
+ * then discard the certificate it recorded and release the device to PENDING.
+ */
+async function takeOverAbandonedClaim(ctx: CoreContext, stale: DeviceRecord, deadline: number): Promise<void> {
+  const now = ctx.clock.now();
+  const takeover = nextRecord(stale, now, {
+    lease: {
+      owner: randomUUID(),
+      expiresAt: new Date(now.getTime() + ctx.settings.leaseSeconds * 1000).toISOString(),
+      publicKeyFingerprint: stale.lease?.publicKeyFingerprint ?? '',
+    },
+  });
+  try {
+    await replaceConfirmed(ctx.store, takeover, stale.version);
+  } catch (error) {
+    if (error instanceof ConditionFailedError) return;
+    throw error;
+  }
+  const ref = certificateRefOf(takeover);
+  if (ref !== undefined) {
+    ctx.telemetry.log('warn', 'Cleaning up after an abandoned issuance', {
+      serialNumber: stale.serialNumber,
+      certificateId: ref.certificateId,
+    });
+    try {
+      await discardCertificate(ctx, deadline + ctx.settings.compensationBudgetMs, ref);
+    } catch (error) {
+      await releaseClaim(ctx, takeover, ref).catch(() => undefined);
+      throw error;
+    }
+  }
+  try {
+    await releaseClaim(ctx, takeover, undefined);
+  } catch (error) {
+    if (!(error instanceof ConditionFailedError)) throw error;
+  }
+}
+
+function answerFor(
+  error: unknown,
+  current: DeviceRecord,
+  latest: DeviceRecord | 'unknown' | undefined,
+  certificateLeftOver: boolean,
+): CvmError {
   // Whatever failed, if the claim is no longer ours the device's state explains the failure better: an admin
   // revoked or reset the device while we issued (AWS IoT then refuses to activate a revoked certificate, say),
   // or our lease ran out and another request took over.
@@ -255,34 +335,42 @@ function answerFor(error: unknown, current: DeviceRecord, latest: DeviceRecord |
     return issuanceInProgress();
   }
   if (isCvmError(error)) return error;
+  if (error instanceof CsrRejectedError) {
+    return new CvmError('InvalidCsr', `${error.message.replace(/\.$/, '')}. Make a new CSR with an accepted key.`, {
+      cause: error,
+    });
+  }
+  if (error instanceof ThrottledError) {
+    return new CvmError('Throttled', 'AWS is throttling requests right now; retry in a few seconds.', { cause: error });
+  }
   return new CvmError(
     'InternalError',
-    'The certificate could not be issued; nothing was kept. Retry with the same token.',
-    {
-      cause: error,
-    },
+    certificateLeftOver
+      ? 'The certificate could not be issued; retry with the same token (cleanup of the attempt finishes first).'
+      : 'The certificate could not be issued; nothing was kept. Retry with the same token.',
+    { cause: error },
   );
 }
 
-async function discardRecordedCertificate(ctx: CoreContext, record: DeviceRecord, deadline: number): Promise<void> {
-  const ref = certificateRefOf(record);
-  if (ref === undefined) return;
-  ctx.telemetry.log('warn', 'Cleaning up after an abandoned issuance', {
-    serialNumber: record.serialNumber,
-    certificateId: ref.certificateId,
-  });
-  await discardCertificate(ctx, deadline + ctx.settings.compensationBudgetMs, ref);
-}
-
+/**
+ * A wrong token for a device that is waiting to enroll counts towards the lock. For a device in any other
+ * state the token could not enroll it anyway, so nothing is written to the device: a wrong guess must not
+ * disturb an issuance under way (its conditional writes would lose) nor lock out an enrolled device's retry.
+ * The attempt still goes into the audit trail.
+ */
 async function countWrongToken(
   ctx: CoreContext,
   record: DeviceRecord,
   now: Date,
 ): Promise<{ locked: boolean } | 'conflict'> {
+  if (record.status !== 'PENDING') {
+    await recordEvent(ctx, record.serialNumber, 'TOKEN_FAILED', DEVICE, { status: record.status });
+    return { locked: false };
+  }
   const failedAttempts = record.failedAttempts + 1;
   const locked = failedAttempts >= ctx.settings.maxFailedAttempts;
   try {
-    await ctx.store.replace(nextRecord(record, now, { failedAttempts, locked }), record.version);
+    await replaceConfirmed(ctx.store, nextRecord(record, now, { failedAttempts, locked }), record.version);
   } catch (error) {
     if (error instanceof ConditionFailedError) return 'conflict';
     throw error;

@@ -12,6 +12,7 @@ import { CERTIFICATE_FIELDS, nextRecord } from './device-record.ts';
 import { deviceView, type DeviceView } from './device-view.ts';
 import { ConditionFailedError, CvmError } from './errors.ts';
 import { requireSerialNumber } from './identifiers.ts';
+import { replaceConfirmed } from './store-writes.ts';
 import { tokenTtlSeconds, type DeviceRegistration } from './register-devices.ts';
 import { generateToken } from './token.ts';
 
@@ -59,7 +60,7 @@ export async function resetDevice(
       ['lease', 'issuedAt', 'revokedAt', 'revocationReason', ...CERTIFICATE_FIELDS],
     );
     try {
-      await ctx.store.replace(pending, record.version);
+      await replaceConfirmed(ctx.store, pending, record.version);
     } catch (error) {
       if (error instanceof ConditionFailedError) continue;
       throw error;
@@ -99,7 +100,7 @@ async function revoke(
         ['tokenHash', 'tokenExpiresAt', 'lease', ...(reason === undefined ? (['revocationReason'] as const) : [])],
       );
       try {
-        await ctx.store.replace(revoked, record.version);
+        await replaceConfirmed(ctx.store, revoked, record.version);
       } catch (error) {
         if (error instanceof ConditionFailedError) continue;
         throw error;

@@ -7,7 +7,7 @@ import type { RandomSource } from '../ports.ts';
 
 export const TOKEN_BYTES = 32;
 /** base64url of 32 bytes, without padding. */
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 export function generateToken(random: RandomSource): { token: string; tokenHash: string } {
   const token = Buffer.from(random.bytes(TOKEN_BYTES)).toString('base64url');

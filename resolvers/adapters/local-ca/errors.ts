@@ -16,10 +16,8 @@ export class CaStoreError extends Error {
   }
 }
 
-/** The CSR cannot be signed (AWS IoT: InvalidRequestException from CreateCertificateFromCsr). */
-export class CsrRejectedError extends Error {
-  override readonly name = 'CsrRejectedError';
-}
+/** The core's error, so that the core turns a refusal here into `InvalidCsr` as it does for AWS IoT's. */
+export { CsrRejectedError } from '../../core/errors.ts';
 
 /** A status change the certificate's state does not allow (AWS IoT: CertificateStateException). */
 export class CertificateStateError extends Error {

@@ -4,7 +4,7 @@ import * as x509 from '@peculiar/x509';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registerDevice } from '../../../resolvers/core/register-devices.ts';
 import { requestCertificate, type CertificateGrant } from '../../../resolvers/core/request-certificate.ts';
-import { CvmError, ThrottledError } from '../../../resolvers/core/errors.ts';
+import { CsrRejectedError, CvmError, ThrottledError } from '../../../resolvers/core/errors.ts';
 import { revokeDevice, resetDevice } from '../../../resolvers/core/revoke-and-reset.ts';
 import { ADMIN, startCoreHarness, type CoreHarness } from '../../support/core-harness.ts';
 import { makeCsr } from '../../support/csr.ts';
@@ -42,6 +42,11 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
     if (error instanceof CvmError) return error.errorType;
     throw error;
   }
+}
+
+/** A well-formed token that is not the device's. */
+function wrongToken(seed: number): string {
+  return `${String(seed).padStart(3, '0')}${'W'.repeat(40)}`;
 }
 
 /** Certificates the local CA holds for this thing, by status. */
@@ -116,6 +121,8 @@ describe('requestCertificate', () => {
       ['an empty serial', { serialNumber: '' }, 'InvalidInput'],
       ['a serial of 129 characters', { serialNumber: 'S'.repeat(129) }, 'InvalidInput'],
       ['an empty token', { registrationToken: '' }, 'InvalidInput'],
+      ['a token with a trailing newline', { trailingNewline: true }, 'InvalidInput'],
+      ['a token of the wrong length', { registrationToken: 'abc' }, 'InvalidInput'],
       ['a missing CSR', { csr: undefined }, 'InvalidInput'],
       ['a CSR that is not PEM', { csr: 'nonsense' }, 'InvalidCsr'],
       ['a CSR for another serial', { csrFor: 'SN-OTHER' }, 'CsrSubjectMismatch'],
@@ -128,6 +135,7 @@ describe('requestCertificate', () => {
         csr: csr.csrPem,
         ...change,
       };
+      if ('trailingNewline' in change) input.registrationToken = `${token}\n`;
       const before = await h.table.store.get(serial);
 
       expect(await outcome(requestCertificate(h.ctx, input))).toBe(errorType);
@@ -180,7 +188,7 @@ describe('requestCertificate', () => {
       const answers: string[] = [];
       for (let i = 0; i < 5; i += 1) {
         answers.push(
-          await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: `wrong-${i}`, csr })),
+          await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: wrongToken(i), csr })),
         );
       }
       expect(answers).toEqual([
@@ -297,6 +305,17 @@ describe('requestCertificate', () => {
       expect(await certificatesOf(serial)).toEqual([{ id: grant.certificateId, status: 'ACTIVE' }]);
       const events = await h.table.store.listEvents(serial, 10);
       expect(events.items.map((event) => event.type)).toContain('ISSUE_FAILED');
+    });
+
+    it('when the authority refuses the CSR, answers InvalidCsr and keeps nothing', async () => {
+      const { serial, token } = await newDevice();
+      const csr = await makeCsr({ commonName: serial });
+      h.authority.failNext('createCertificate', new CsrRejectedError('AWS IoT refused the CSR: bad'));
+      expect(
+        await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
+      ).toBe('InvalidCsr');
+      expect((await h.table.store.get(serial))?.status).toBe('PENDING');
+      expect(await certificatesOf(serial)).toEqual([]);
     });
 
     it('when the final write fails, the certificate is discarded', async () => {
@@ -447,6 +466,163 @@ describe('requestCertificate', () => {
       expect((await certificatesOf(serial)).filter((c) => c.status === 'ACTIVE')).toEqual([
         { id: grant.certificateId, status: 'ACTIVE' },
       ]);
+    });
+  });
+
+  describe('wrong tokens cannot disturb others', () => {
+    it('a malformed token, however often, neither counts nor locks', async () => {
+      const { serial, token } = await newDevice();
+      const csr = (await makeCsr({ commonName: serial })).csrPem;
+      for (let i = 0; i < 6; i += 1) {
+        expect(
+          await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: `${token} `, csr })),
+        ).toBe('InvalidInput');
+      }
+      expect(await h.table.store.get(serial)).toMatchObject({ failedAttempts: 0, locked: false });
+    });
+
+    it('a wrong token during an issuance does not abort it', async () => {
+      const { serial, token } = await newDevice();
+      const csr = await makeCsr({ commonName: serial });
+      const gate = h.authority.pause('attachPolicy');
+      const enrolling = requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem });
+      await gate.reached;
+      expect(
+        await outcome(
+          requestCertificate(h.ctx, { serialNumber: serial, registrationToken: wrongToken(1), csr: csr.csrPem }),
+        ),
+      ).toBe('InvalidRegistrationToken');
+      gate.release();
+      const grant = await enrolling;
+      expect(await certificatesOf(serial)).toEqual([{ id: grant.certificateId, status: 'ACTIVE' }]);
+    });
+
+    it('wrong tokens do not lock an enrolled device out of its own retry', async () => {
+      const { serial, token } = await newDevice();
+      const csr = await makeCsr({ commonName: serial });
+      const grant = await requestCertificate(h.ctx, {
+        serialNumber: serial,
+        registrationToken: token,
+        csr: csr.csrPem,
+      });
+      for (let i = 0; i < 6; i += 1) {
+        expect(
+          await outcome(
+            requestCertificate(h.ctx, { serialNumber: serial, registrationToken: wrongToken(i), csr: csr.csrPem }),
+          ),
+        ).toBe('InvalidRegistrationToken');
+      }
+      const again = await requestCertificate(h.ctx, {
+        serialNumber: serial,
+        registrationToken: token,
+        csr: csr.csrPem,
+      });
+      expect(again.certificateId).toBe(grant.certificateId);
+      const events = await h.table.store.listEvents(serial, 20);
+      expect(events.items.filter((event) => event.type === 'TOKEN_FAILED')).toHaveLength(6);
+    });
+  });
+
+  describe('stale requests and lost answers', () => {
+    it('a request whose lease expired cannot finish after another took over', async () => {
+      const { serial, token } = await newDevice();
+      const csr = await makeCsr({ commonName: serial });
+      const gate = h.authority.pause('attachPolicy');
+      const stale = outcome(
+        requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }),
+      );
+      await gate.reached;
+      const staleCertificate = (await h.table.store.get(serial))?.certificateId;
+      h.clock.advance(61_000);
+      const grant = await requestCertificate(h.ctx, {
+        serialNumber: serial,
+        registrationToken: token,
+        csr: csr.csrPem,
+      });
+      gate.release();
+      expect(await stale).not.toBe('ok');
+      const certificates = await certificatesOf(serial);
+      expect(certificates.filter((c) => c.status === 'ACTIVE')).toEqual([
+        { id: grant.certificateId, status: 'ACTIVE' },
+      ]);
+      expect(certificates.find((c) => c.id === staleCertificate)).toBeUndefined();
+      expect((await h.table.store.get(serial))?.certificateId).toBe(grant.certificateId);
+    });
+
+    it('cleans up a crashed attempt even when the token has expired meanwhile', async () => {
+      const { serial, token } = await newDevice();
+      const csr = await makeCsr({ commonName: serial });
+      const gate = h.authority.pause('setCertificateStatus');
+      void requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }).catch(
+        () => undefined,
+      );
+      await gate.reached;
+      const crashed = (await h.table.store.get(serial))?.certificateId;
+      h.clock.advance(8 * 24 * 3600 * 1000);
+      expect(
+        await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
+      ).toBe('InvalidRegistrationToken');
+      const record = await h.table.store.get(serial);
+      expect(record?.status).toBe('PENDING');
+      expect(record?.certificateId).toBeUndefined();
+      expect((await certificatesOf(serial)).find((c) => c.id === crashed)).toBeUndefined();
+      gate.release();
+    });
+
+    it('keeps an issuance whose final write landed even when reading it back fails once', async () => {
+      const { serial, token } = await newDevice();
+      const csr = await makeCsr({ commonName: serial });
+      const store = h.table.store;
+      const originalReplace = store.replace.bind(store);
+      const originalGet = store.get.bind(store);
+      let writes = 0;
+      let failReads = 0;
+      store.replace = async (record, expected) => {
+        writes += 1;
+        await originalReplace(record, expected);
+        if (writes === 3) {
+          failReads = 1;
+          throw new Error('connection reset after the write');
+        }
+      };
+      store.get = async (serialNumber) => {
+        if (failReads > 0) {
+          failReads -= 1;
+          throw new Error('connection reset on read');
+        }
+        return originalGet(serialNumber);
+      };
+      let grant: CertificateGrant;
+      try {
+        grant = await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem });
+      } finally {
+        store.replace = originalReplace;
+        store.get = originalGet;
+      }
+      expect(await certificatesOf(serial)).toEqual([{ id: grant.certificateId, status: 'ACTIVE' }]);
+      expect((await h.table.store.get(serial))?.status).toBe('ACTIVE');
+    });
+
+    it('answers Throttled when DynamoDB throttles a write, and the device can retry', async () => {
+      const { serial, token } = await newDevice();
+      const csr = await makeCsr({ commonName: serial });
+      const store = h.table.store;
+      const original = store.replace.bind(store);
+      let writes = 0;
+      store.replace = async (record, expected) => {
+        writes += 1;
+        if (writes === 2) throw new ThrottledError('ProvisionedThroughputExceededException');
+        return original(record, expected);
+      };
+      try {
+        expect(
+          await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
+        ).toBe('Throttled');
+      } finally {
+        store.replace = original;
+      }
+      expect((await certificatesOf(serial)).filter((c) => c.status === 'ACTIVE')).toEqual([]);
+      await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem });
     });
   });
 });

@@ -27,7 +27,7 @@ import {
 import { X509Certificate, X509CertificateGenerator } from '@peculiar/x509';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ResourceNotFoundError, ThrottledError } from '../../../resolvers/core/errors.ts';
+import { CsrRejectedError, ResourceNotFoundError, ThrottledError } from '../../../resolvers/core/errors.ts';
 import type { CertificateAuthority, CertificateStatus } from '../../../resolvers/ports.ts';
 import { amazonRootCa1Pem, findAmazonRootCa1 } from '../../../resolvers/adapters/amazon-root-ca.ts';
 import { AwsIotAuthority, createIotClient } from '../../../resolvers/adapters/iot-authority.ts';
@@ -297,11 +297,56 @@ describe('AwsIotAuthority', () => {
       await expect(undo(authority())).resolves.toBeUndefined();
     });
 
-    it('deleteCertificate propagates a conflict (still attached) instead of forcing the delete', async () => {
+    it('deleteCertificate reports a conflict (still attached: detaching propagates slowly) as retryable, never forcing', async () => {
       const conflict = new DeleteConflictException({ message: 'attached', $metadata: {} });
       iot.on(DeleteCertificateCommand).rejects(conflict);
 
-      await expect(authority().deleteCertificate(CERTIFICATE_ID)).rejects.toBe(conflict);
+      const error = await authority()
+        .deleteCertificate(CERTIFICATE_ID)
+        .catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(ThrottledError);
+      expect((error as ThrottledError).cause).toBe(conflict);
+      expect(iot.commandCalls(DeleteCertificateCommand)[0]?.args[0].input).toEqual({ certificateId: CERTIFICATE_ID });
+    });
+
+    it('reports AWS IoT refusing the CSR as CsrRejectedError', async () => {
+      const refusal = new InvalidRequestException({
+        message: 'The certificate signing request is invalid',
+        $metadata: {},
+      });
+      iot.on(CreateCertificateFromCsrCommand).rejects(refusal);
+
+      const error = await authority()
+        .createCertificate('CSR')
+        .catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(CsrRejectedError);
+      expect((error as Error).message).toBe('AWS IoT refused the CSR: The certificate signing request is invalid');
+    });
+
+    it('sends CreateCertificateFromCsr through the non-retrying client when one is given', async () => {
+      const single = new IoTClient({ region: 'eu-west-1', maxAttempts: 1 });
+      iot.on(CreateCertificateFromCsrCommand).resolves({
+        certificateId: CERTIFICATE_ID,
+        certificateArn: CERTIFICATE_ARN,
+        certificatePem: 'PEM',
+      });
+      const sent: unknown[] = [];
+      const original = single.send.bind(single);
+      single.send = ((command: unknown, ...rest: unknown[]) => {
+        sent.push(command);
+        return (original as (...args: unknown[]) => unknown)(command, ...rest);
+      }) as typeof single.send;
+
+      await new AwsIotAuthority({
+        client: new IoTClient({ region: 'eu-west-1' }),
+        createCertificateClient: single,
+        policyName: 'p',
+      }).createCertificate('CSR');
+
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toBeInstanceOf(CreateCertificateFromCsrCommand);
     });
   });
 
