@@ -28,6 +28,14 @@ export interface DeviceStore {
   /** Delete a device only if its stored version still equals `expectedVersion` (undoing a partial batch). */
   delete(serialNumber: string, expectedVersion: number): Promise<void>;
   /**
+   * Reserve a thing name for one device, so that no two devices share a thing (and with it a client id and
+   * topics under the device policy). Reserving again for the same serial succeeds; a name held by another
+   * serial throws ConditionFailedError.
+   */
+  reserveThingName(thingName: string, serialNumber: string): Promise<void>;
+  /** Give a reservation back (undoing a partial batch); only the serial that holds it can. */
+  releaseThingName(thingName: string, serialNumber: string): Promise<void>;
+  /**
    * Devices of one status, served by the status index, ordered by serial number.
    * `cursor` is the store's own continuation (the core wraps it into a signed nextToken).
    */

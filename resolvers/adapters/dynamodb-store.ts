@@ -50,6 +50,7 @@ type Key = Record<string, string>;
 
 const devicePartitionKey = (serialNumber: string): string => `DEVICE#${serialNumber}`;
 const secretPartitionKey = (name: string): string => `SECRET#${name}`;
+const thingNameKey = (thingName: string): Key => ({ [PARTITION_KEY]: `THING#${thingName}`, [SORT_KEY]: 'THING' });
 
 export class DynamoDbDeviceStore implements DeviceStore, SecretStore {
   private readonly documents: DynamoDBDocumentClient;
@@ -131,6 +132,34 @@ export class DynamoDbDeviceStore implements DeviceStore, SecretStore {
           ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
           ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
           ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
+        }),
+      ),
+    );
+  }
+
+  async reserveThingName(thingName: string, serialNumber: string): Promise<void> {
+    await this.call(() =>
+      this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...thingNameKey(thingName), thingName, serialNumber },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #serialNumber = :serialNumber',
+          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#serialNumber': 'serialNumber' },
+          ExpressionAttributeValues: { ':serialNumber': serialNumber },
+        }),
+      ),
+    );
+  }
+
+  async releaseThingName(thingName: string, serialNumber: string): Promise<void> {
+    await this.call(() =>
+      this.documents.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: thingNameKey(thingName),
+          ConditionExpression: '#serialNumber = :serialNumber',
+          ExpressionAttributeNames: { '#serialNumber': 'serialNumber' },
+          ExpressionAttributeValues: { ':serialNumber': serialNumber },
         }),
       ),
     );

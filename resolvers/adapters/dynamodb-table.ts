@@ -6,6 +6,7 @@
  * - device:  pk = `DEVICE#<serial>`, sk = `DEVICE`, with `status` and `serialNumber` (the status index keys)
  * - event:   pk = `DEVICE#<serial>`, sk = `EVENT#<at>#<random>`; no `status` attribute, so not in the index
  * - secret:  pk = `SECRET#<name>`,   sk = `SECRET`
+ * - thing:   pk = `THING#<name>`,    sk = `THING`, with `serialNumber`: one device per thing name
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 

@@ -68,21 +68,59 @@ export async function registerDevices(
       'are already registered',
     );
 
-  const created: DeviceRecord[] = [];
+  const thingNames = prepared.map((item) => item.record.thingName);
+  const sharedThings = thingNames.filter((name, index) => thingNames.indexOf(name) !== index);
+  if (sharedThings.length > 0) {
+    throw new CvmError(
+      'DeviceAlreadyExists',
+      `Each device needs its own thing; these thing names appear more than once in this call: ${[...new Set(sharedThings)].slice(0, 10).join(', ')}. Nothing in this call was registered.`,
+    );
+  }
+
+  // Thing names first: a device's thing (its MQTT client id and topics under the device policy) is its own.
+  const reserved: DeviceRecord[] = [];
+  const taken: string[] = [];
   let failure: unknown;
   await forEachLimited(prepared, WRITE_CONCURRENCY, async ({ record }) => {
-    if (failure !== undefined) return;
+    try {
+      await ctx.store.reserveThingName(record.thingName, record.serialNumber);
+      reserved.push(record);
+    } catch (error) {
+      if (error instanceof ConditionFailedError) taken.push(record.thingName);
+      else failure ??= error;
+    }
+  });
+  if (taken.length > 0 || failure !== undefined) {
+    await releaseThingNames(ctx, reserved);
+    if (failure !== undefined) throw failure;
+    throw new CvmError(
+      'DeviceAlreadyExists',
+      `These thing names belong to other devices: ${taken.slice(0, 10).join(', ')}. Nothing in this call was registered.`,
+    );
+  }
+
+  const created: DeviceRecord[] = [];
+  const lostRace = new Set<DeviceRecord>();
+  // Written by the workers below; `as unknown` keeps TypeScript from narrowing it to undefined here.
+  let createFailure = undefined as unknown;
+  await forEachLimited(prepared, WRITE_CONCURRENCY, async ({ record }) => {
+    if (createFailure !== undefined) return;
     try {
       await ctx.store.create(record);
       created.push(record);
     } catch (error) {
-      failure ??= error;
+      if (error instanceof ConditionFailedError) lostRace.add(record);
+      createFailure ??= error;
     }
   });
-  if (failure !== undefined) {
-    await undoCreates(ctx, created);
-    if (failure instanceof ConditionFailedError) throw alreadyExists([], 'were registered by someone else meanwhile');
-    throw failure;
+  if (createFailure !== undefined) {
+    const deleted = await undoCreates(ctx, created);
+    // A serial someone else registered meanwhile may hold the same name: that reservation is theirs now.
+    const neverCreated = reserved.filter((record) => !created.includes(record) && !lostRace.has(record));
+    await releaseThingNames(ctx, [...deleted, ...neverCreated]);
+    if (createFailure instanceof ConditionFailedError)
+      throw alreadyExists([], 'were registered by someone else meanwhile');
+    throw createFailure;
   }
 
   for (const { record } of prepared) {
@@ -148,10 +186,27 @@ export function tokenTtlSeconds(ctx: CoreContext, value: unknown): number {
   return value;
 }
 
-async function undoCreates(ctx: CoreContext, created: readonly DeviceRecord[]): Promise<void> {
+/** Give back thing names this call reserved. A name another call holds now is not ours to release. */
+async function releaseThingNames(ctx: CoreContext, records: readonly DeviceRecord[]): Promise<void> {
+  await forEachLimited(records, WRITE_CONCURRENCY, async (record) => {
+    try {
+      await ctx.store.releaseThingName(record.thingName, record.serialNumber);
+    } catch (error) {
+      ctx.telemetry.log('warn', 'Could not release a thing name from a failed batch', {
+        thingName: record.thingName,
+        error: error instanceof Error ? error.name : String(error),
+      });
+    }
+  });
+}
+
+/** Delete the devices this call created; returns those deleted (one touched since is left alone). */
+async function undoCreates(ctx: CoreContext, created: readonly DeviceRecord[]): Promise<DeviceRecord[]> {
+  const deleted: DeviceRecord[] = [];
   await forEachLimited(created, WRITE_CONCURRENCY, async (record) => {
     try {
       await ctx.store.delete(record.serialNumber, record.version);
+      deleted.push(record);
     } catch (error) {
       // Touched since (a device already used its token?): leave it; an admin sees it in `devices`.
       ctx.telemetry.log('warn', 'Could not undo a registration from a failed batch', {
@@ -160,6 +215,7 @@ async function undoCreates(ctx: CoreContext, created: readonly DeviceRecord[]): 
       });
     }
   });
+  return deleted;
 }
 
 function alreadyExists(serials: readonly string[], what: string): CvmError {

@@ -238,6 +238,26 @@ describe('DynamoDbDeviceStore on dynalite', () => {
     });
   });
 
+  describe('thing-name reservations', () => {
+    it('holds a name for one serial, idempotently, and lets only that serial release it', async () => {
+      const { store } = table;
+      await store.reserveThingName('thing-r1', 'SN-R1');
+      await store.reserveThingName('thing-r1', 'SN-R1');
+      await expect(store.reserveThingName('thing-r1', 'SN-R2')).rejects.toBeInstanceOf(ConditionFailedError);
+      await expect(store.releaseThingName('thing-r1', 'SN-R2')).rejects.toBeInstanceOf(ConditionFailedError);
+      await store.releaseThingName('thing-r1', 'SN-R1');
+      await store.reserveThingName('thing-r1', 'SN-R2');
+    });
+
+    it('keeps reservations out of device reads and the status index', async () => {
+      const { store } = table;
+      await store.reserveThingName('SN-R3', 'SN-R3');
+      expect(await store.get('SN-R3')).toBeUndefined();
+      const page = await store.listByStatus('PENDING', 100);
+      expect(page.items.some((record) => record.serialNumber === 'SN-R3')).toBe(false);
+    });
+  });
+
   describe('getOrCreate', () => {
     it('keeps the first secret written and hands it to every later caller', async () => {
       const first = new Uint8Array([1, 2, 3, 255]);

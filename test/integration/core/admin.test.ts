@@ -78,6 +78,41 @@ describe('registerDevice', () => {
     expect(await h.table.store.get(serial)).toBeUndefined();
   });
 
+  it('refuses a thing name another device has, and keeps nothing of the call', async () => {
+    const owner = nextSerial();
+    await registerDevice(h.ctx, { serialNumber: owner, thingName: `shared-${owner}` }, ADMIN);
+    const [a, b] = [nextSerial(), nextSerial()];
+    const answer = registerDevices(
+      h.ctx,
+      [{ serialNumber: a }, { serialNumber: b, thingName: `shared-${owner}` }],
+      ADMIN,
+    );
+    expect(await errorTypeOf(answer)).toBe('DeviceAlreadyExists');
+    expect(await h.table.store.getMany([a, b])).toEqual([]);
+    // Nothing of the call is held: `a`'s default thing name is free for another device.
+    await registerDevice(h.ctx, { serialNumber: nextSerial(), thingName: a }, ADMIN);
+    // A serial's default thing name (the serial itself) is taken too.
+    const plain = nextSerial();
+    await registerDevice(h.ctx, { serialNumber: plain }, ADMIN);
+    expect(await errorTypeOf(registerDevice(h.ctx, { serialNumber: nextSerial(), thingName: plain }, ADMIN))).toBe(
+      'DeviceAlreadyExists',
+    );
+  });
+
+  it('refuses a batch that gives two devices one thing name', async () => {
+    const [a, b] = [nextSerial(), nextSerial()];
+    const answer = registerDevices(
+      h.ctx,
+      [
+        { serialNumber: a, thingName: 'twin-thing' },
+        { serialNumber: b, thingName: 'twin-thing' },
+      ],
+      ADMIN,
+    );
+    expect(await errorTypeOf(answer)).toBe('DeviceAlreadyExists');
+    expect(await h.table.store.getMany([a, b])).toEqual([]);
+  });
+
   it('refuses a serial that is already registered (DeviceAlreadyExists)', async () => {
     const serial = nextSerial();
     const first = await registerDevice(h.ctx, { serialNumber: serial }, ADMIN);
