@@ -6,10 +6,9 @@
  */
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4, type SignatureV4Init } from '@smithy/signature-v4';
+import type { SignatureV4Init } from '@smithy/signature-v4';
 import { GraphqlError, HttpError, NetworkError, type GraphqlErrorEntry } from './errors.ts';
+import { createAppSyncSigner } from './sigv4.ts';
 
 /** Static AWS credentials, or a provider of them (what `fromNodeProviderChain()` returns). */
 export type AwsCredentials = SignatureV4Init['credentials'];
@@ -78,30 +77,7 @@ function authorizer(url: URL, auth: GraphqlAuth): Authorizer {
   if (auth.kind === 'apiKey') {
     return async () => ({ ...baseHeaders, 'x-api-key': auth.apiKey });
   }
-  // AppSync does not need the payload hash header, so the signature covers exactly host, content-type,
-  // x-amz-date and (with temporary credentials) x-amz-security-token.
-  const signer = new SignatureV4({
-    service: 'appsync',
-    region: auth.region,
-    credentials: auth.credentials,
-    sha256: Sha256,
-    applyChecksum: false,
-  });
-  return async (body) => {
-    const signed = await signer.sign(
-      new HttpRequest({
-        method: 'POST',
-        protocol: url.protocol,
-        hostname: url.hostname,
-        ...(url.port === '' ? {} : { port: Number(url.port) }),
-        path: url.pathname,
-        query: Object.fromEntries(url.searchParams),
-        headers: baseHeaders,
-        body,
-      }),
-    );
-    return signed.headers;
-  };
+  return createAppSyncSigner({ url, region: auth.region, credentials: auth.credentials });
 }
 
 interface RawResponse {

@@ -2,32 +2,14 @@
  * The API's types as a client sees them, mirrored from schema.graphql. AWSDateTime values are ISO-8601
  * strings; AWSJSON values are parsed (they travel as JSON strings). Nullable fields are `null`, not absent.
  */
+import type { DeviceEventType } from '../resolvers/core/device.ts';
+import type { DeviceView as Device } from '../resolvers/core/device-view.ts';
 
-export const DEVICE_STATUSES = ['PENDING', 'ISSUING', 'ACTIVE', 'REVOKED'] as const;
-export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
-
-export const DEVICE_EVENT_TYPES = [
-  'REGISTERED',
-  'TOKEN_FAILED',
-  'LOCKED',
-  'ISSUED',
-  'ISSUE_FAILED',
-  'REVOKED',
-  'RESET',
-] as const;
-export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number];
-
-export interface CertificateGrant {
-  readonly serialNumber: string;
-  readonly thingName: string;
-  readonly certificateId: string;
-  readonly certificateArn: string;
-  readonly certificatePem: string;
-  /** The CA to trust for the IoT endpoint: Amazon Root CA 1 in AWS, the local CA locally. */
-  readonly caCertificatePem: string;
-  readonly iotEndpoint: string | null;
-  readonly issuedAt: string;
-}
+// The same values and shapes as the server's, imported so the two cannot drift (type-only but for the lists).
+export { DEVICE_EVENT_TYPES, DEVICE_STATUSES } from '../resolvers/core/device.ts';
+export type { DeviceEventType, DeviceStatus } from '../resolvers/core/device.ts';
+export type { CertificateGrant } from '../resolvers/core/request-certificate.ts';
+export type { DeviceView as Device } from '../resolvers/core/device-view.ts';
 
 export interface RegisterDeviceInput {
   readonly serialNumber: string;
@@ -37,22 +19,6 @@ export interface RegisterDeviceInput {
   readonly attributes?: Readonly<Record<string, string>>;
   /** Default (on the server) 7 days. */
   readonly tokenTtlSeconds?: number;
-}
-
-export interface Device {
-  readonly serialNumber: string;
-  readonly thingName: string;
-  readonly status: DeviceStatus;
-  readonly locked: boolean;
-  readonly attributes: Readonly<Record<string, string>> | null;
-  readonly certificateId: string | null;
-  readonly certificateArn: string | null;
-  readonly registeredAt: string;
-  readonly tokenExpiresAt: string | null;
-  readonly issuedAt: string | null;
-  readonly revokedAt: string | null;
-  readonly revocationReason: string | null;
-  readonly updatedAt: string;
 }
 
 export interface DeviceRegistration {

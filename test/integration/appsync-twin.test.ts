@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ResolverEnvelope, ResolverEvent } from '../../resolvers/envelope.ts';
 import { startAppSyncTwin } from '../../local/appsync-twin/server.ts';
 import type { RunningAppSyncTwin } from '../../local/appsync-twin/server.ts';
-import { signAppSyncRequest } from '../../local/appsync-twin/sign.ts';
+import { signAppSyncRequest } from '../../client/sigv4.ts';
 
 const REGION = 'us-east-1';
 const API_KEY = 'da2-integrationtestdevicekey';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphqlClient } from '../../client/graphql-client.ts';
-import { signAppSyncRequest } from '../../local/appsync-twin/sign.ts';
+import { signAppSyncRequest } from '../../client/sigv4.ts';
 import { readLocalConfig, type LocalConfig } from '../../local/config.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { cvm } from '../unit/cli/support/run-cli.ts';

@@ -4,7 +4,7 @@
  * within one file system).
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 
 export interface WriteFileAtomicOptions {
   /** Permission bits of the new file. Default 0o644; keys use 0o600. */
@@ -43,4 +43,14 @@ export async function writeFileAtomic(
 /** True for a file name writeFileAtomic may leave behind after a crash, which readers should skip. */
 export function isTemporaryFileName(name: string): boolean {
   return name.endsWith('.tmp');
+}
+
+/** The file's text, or undefined when it does not exist (any other failure is thrown). */
+export async function readFileIfPresent(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }

@@ -8,8 +8,9 @@
  * real name. A directory that holds one file without the other was therefore damaged by someone else: it
  * is reported, never silently replaced by a new CA (that would orphan every certificate signed so far).
  */
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { readFileIfPresent } from './atomic-file.ts';
 import { CaStoreError } from './errors.ts';
 import { caFromPem, createCa, type CreateCaOptions, type LocalCa } from './local-ca.ts';
 
@@ -45,8 +46,8 @@ async function readCaFiles(directory: string): Promise<CaFiles> {
 
 async function readBothFiles(directory: string): Promise<CaFiles> {
   return {
-    certificatePem: await readIfPresent(join(directory, CA_CERTIFICATE_FILE)),
-    privateKeyPem: await readIfPresent(join(directory, CA_PRIVATE_KEY_FILE)),
+    certificatePem: await readFileIfPresent(join(directory, CA_CERTIFICATE_FILE)),
+    privateKeyPem: await readFileIfPresent(join(directory, CA_PRIVATE_KEY_FILE)),
   };
 }
 
@@ -103,15 +104,4 @@ async function createCaDirectory(directory: string, options: LoadOrCreateCaOptio
 function isLostCreationRace(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOTEMPTY' || code === 'EEXIST';
-}
-
-async function readIfPresent(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return undefined;
-    }
-    throw error;
-  }
 }

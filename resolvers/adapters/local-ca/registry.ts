@@ -9,10 +9,10 @@
  * directory, so nothing coordinates across processes.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CertificateStatus } from '../../ports.ts';
-import { isTemporaryFileName, writeFileAtomic } from './atomic-file.ts';
+import { isTemporaryFileName, readFileIfPresent, writeFileAtomic } from './atomic-file.ts';
 
 export interface CertificateRecord {
   /** Lowercase hex SHA-256 of the certificate DER. */
@@ -155,15 +155,8 @@ async function applyChange<T>(file: string, change: RecordChange<T>): Promise<T 
 }
 
 async function readRecord<T>(file: string): Promise<T | undefined> {
-  let content: string;
-  try {
-    content = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return undefined;
-    }
-    throw error;
-  }
+  const content = await readFileIfPresent(file);
+  if (content === undefined) return undefined;
   try {
     return JSON.parse(content) as T;
   } catch (error) {

@@ -4,9 +4,9 @@
  * key and certificate are always replaced together by one atomic rename. Reissued when it is missing,
  * damaged, expires within 30 days, or was not signed by the given CA.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.ts';
+import { readFileIfPresent, writeFileAtomic } from './atomic-file.ts';
 import { CLOCK_SKEW_ALLOWANCE_MS, randomSerialNumber, type LocalCa } from './local-ca.ts';
 import {
   ECDSA_WITH_SHA256,
@@ -66,15 +66,8 @@ interface StoredServerCertificate {
 
 /** The stored key and certificate, or undefined when there is no file or it cannot be read as one. */
 async function readStored(file: string): Promise<StoredServerCertificate | undefined> {
-  let content: string;
-  try {
-    content = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return undefined;
-    }
-    throw error;
-  }
+  const content = await readFileIfPresent(file);
+  if (content === undefined) return undefined;
   try {
     const blocks = x509.PemConverter.decodeWithHeaders(content);
     const key = blocks.find((block) => block.type === 'PRIVATE KEY');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createAuthenticator } from '../../../../local/appsync-twin/authenticate.ts';
 import type { IncomingRequest } from '../../../../local/appsync-twin/authenticate.ts';
-import { signAppSyncRequest } from '../../../../local/appsync-twin/sign.ts';
+import { signAppSyncRequest } from '../../../../client/sigv4.ts';
 
 const NOW = new Date('2025-03-04T05:06:07Z');
 const URL_ = 'https://127.0.0.1:4443/graphql';
