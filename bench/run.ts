@@ -22,6 +22,9 @@ import { readFile } from 'node:fs/promises';
 import { ADMIN, startCoreHarness } from '../test/support/core-harness.ts';
 import { makeCsr } from '../test/support/csr.ts';
 
+// The SDK's Node 22 notice would interleave with the figures (see README, Requirements).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 
