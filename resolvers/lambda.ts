@@ -44,12 +44,28 @@ export function createLambdaHandler(env: Readonly<Record<string, string | undefi
 
   return async (event: ResolverEvent, context?: Context): Promise<ResolverEnvelope> => {
     if (context) telemetry.addLambdaContext(context);
+    const remainingMs = context?.getRemainingTimeInMillis();
+    const budget = remainingMs === undefined ? settings : budgetWithin(settings, remainingMs);
     try {
-      return await resolve(event);
+      return await (budget === settings ? resolve : createFieldResolver({ ...ctx, settings: budget }))(event);
     } finally {
       telemetry.flush();
     }
   };
+}
+
+/** Time kept back at the end of an invocation to answer (and flush logs and metrics). */
+const ANSWER_RESERVE_MS = 2_000;
+
+/**
+ * The settings for an invocation with `remainingMs` left: the request budget shrinks so that issuing,
+ * compensating and answering all fit before Lambda stops the function (a timeout mid-way would leave the
+ * cleanup to the lease). Unchanged when the whole budget fits, which is the case with the construct's timeout.
+ */
+export function budgetWithin(settings: CoreSettings, remainingMs: number): CoreSettings {
+  const available = remainingMs - settings.compensationBudgetMs - ANSWER_RESERVE_MS;
+  if (available >= settings.requestBudgetMs) return settings;
+  return { ...settings, requestBudgetMs: Math.max(0, available) };
 }
 
 function required(env: Readonly<Record<string, string | undefined>>, name: string): string {
