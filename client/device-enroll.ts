@@ -6,9 +6,11 @@
  * Safe to run again after any failure: the key on disk is reused, and the server answers a retry with the
  * same token and the same key with the same certificate.
  */
+import 'reflect-metadata';
 import { X509Certificate, createPublicKey } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Pkcs10CertificateRequest } from '@peculiar/x509';
 import { requestCertificate } from './device-api.ts';
 import { createDeviceCsr } from './device-csr.ts';
 import { keyTypeLabel, loadOrCreateDeviceKey, type KeyType } from './device-key.ts';
@@ -28,7 +30,7 @@ export interface EnrollOptions {
   readonly keyType?: KeyType;
   /** Where the key, CSR, certificate, CA and device.json live. Created with mode 0700. */
   readonly outDir: string;
-  /** Retries of IssuanceInProgress, Throttled and network failures. Default 6 attempts, 500 ms base, 10 s max. */
+  /** Retries of IssuanceInProgress, Throttled, InternalError and network failures. Default 18 attempts, 500 ms base, 10 s max. */
   readonly retry?: RetryOptions;
   /** Human-readable progress lines (never holding the token or the key). */
   readonly onProgress?: (message: string) => void;
@@ -84,6 +86,7 @@ export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult
     );
   }
   for (const warning of key.warnings) progress(`Warning: ${warning}`);
+  if (key.reused) await assertKeyIsFor(options.serialNumber, files);
 
   const csr = await createDeviceCsr(options.serialNumber, key);
   await writeFileAtomic(files.csr, csr, 0o644);
@@ -125,6 +128,40 @@ export function enrollmentFiles(outDir: string): EnrollmentFiles {
     ca: path.join(directory, ENROLLMENT_FILES.ca),
     metadata: path.join(directory, ENROLLMENT_FILES.metadata),
   };
+}
+
+/**
+ * One key, one device: a directory whose key was made for another serial (its CSR or device.json says so) must
+ * not lend that key to this one, or a factory station reusing one output directory would give every unit the
+ * same private key.
+ */
+async function assertKeyIsFor(serialNumber: string, files: EnrollmentFiles): Promise<void> {
+  const owners = new Set<string>();
+  const csrPem = await readFile(files.csr, 'utf8').catch(() => undefined);
+  if (csrPem !== undefined) {
+    try {
+      for (const name of new Pkcs10CertificateRequest(csrPem).subjectName.getField('CN')) owners.add(name);
+    } catch {
+      // An unreadable CSR says nothing about the owner; device.json may.
+    }
+  }
+  const metadata = await readFile(files.metadata, 'utf8').catch(() => undefined);
+  if (metadata !== undefined) {
+    try {
+      const { serialNumber: owner } = JSON.parse(metadata) as { serialNumber?: unknown };
+      if (typeof owner === 'string') owners.add(owner);
+    } catch {
+      // As above.
+    }
+  }
+  const others = [...owners].filter((owner) => owner !== serialNumber);
+  if (others.length > 0) {
+    throw new EnrollmentError(
+      'KeyOfAnotherDevice',
+      `The key in ${files.key} was made for device ${others.join(', ')}, not ${serialNumber}. ` +
+        'Give each device its own output directory.',
+    );
+  }
 }
 
 /** A certificate for another key (or an unusable CA) would leave the device unable to connect; stop before writing. */

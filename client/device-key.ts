@@ -3,8 +3,9 @@
  * on later runs. Reuse is what makes enrollment retries idempotent: the same key gets the same certificate.
  */
 import { createPrivateKey, createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { EnrollmentError } from './errors.ts';
+import { createFileDurably } from './files.ts';
 
 type Algorithm = webcrypto.Algorithm;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -86,7 +87,7 @@ export async function loadOrCreateDeviceKey(
   const pem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' });
   try {
     // `wx`: never clobber a key another run wrote meanwhile; that run's key is then the one to use.
-    await writeFile(file, pem, { flag: 'wx', mode: 0o600 });
+    await createFileDurably(file, pem.toString(), 0o600);
   } catch (error) {
     if (errorCode(error) === 'EEXIST') return importDeviceKey(file, await readFile(file, 'utf8'), crypto);
     throw error;

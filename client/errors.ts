@@ -4,8 +4,16 @@
  * Messages never hold the API key, a token or the request body.
  */
 
-/** Error types the server marks as worth retrying unchanged, after a backoff. */
-const RETRYABLE_GRAPHQL_ERROR_TYPES: ReadonlySet<string> = new Set(['IssuanceInProgress', 'Throttled']);
+/**
+ * Error types worth retrying unchanged, after a backoff: the server says so for IssuanceInProgress and
+ * Throttled, and an InternalError left nothing behind (the server undid its work), so a retry with the same
+ * token and key is safe.
+ */
+const RETRYABLE_GRAPHQL_ERROR_TYPES: ReadonlySet<string> = new Set([
+  'IssuanceInProgress',
+  'Throttled',
+  'InternalError',
+]);
 
 /** HTTP statuses that mean "try again later" rather than "this request is wrong". */
 const RETRYABLE_HTTP_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
@@ -70,7 +78,7 @@ export class EnrollmentError extends Error {
   readonly retryable = false;
 
   constructor(
-    readonly errorType: 'UnsupportedKey' | 'InvalidCertificate' | 'CertificateKeyMismatch',
+    readonly errorType: 'UnsupportedKey' | 'InvalidCertificate' | 'CertificateKeyMismatch' | 'KeyOfAnotherDevice',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -5,7 +5,10 @@
  */
 
 export interface RetryOptions {
-  /** Calls in all, the first included. Default 6. */
+  /**
+   * Calls in all, the first included. Default 18: with full jitter that waits over a minute on average, long
+   * enough to outlast the server's 60 s claim on a device whose earlier request crashed mid-issuance.
+   */
   readonly attempts?: number;
   /** Ceiling of the first wait. Default 500 ms. */
   readonly baseDelayMs?: number;
@@ -25,7 +28,7 @@ export interface RetryEvent {
   readonly delayMs: number;
 }
 
-export const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 500, maxDelayMs: 10_000 } as const;
+export const DEFAULT_RETRY = { attempts: 18, baseDelayMs: 500, maxDelayMs: 10_000 } as const;
 
 /** The wait before the retry that follows failed attempt `attempt` (from 1). */
 export function backoffDelay(

@@ -170,6 +170,20 @@ describe('enrollDevice', () => {
     expect(Buffer.from(first!.publicKey.rawData)).toEqual(Buffer.from(second!.publicKey.rawData));
   });
 
+  it('refuses to lend a key made for one device to another (one key, one device)', async () => {
+    const first = await enroll();
+    await first.run();
+    const second = await enroll([], { serialNumber: 'SN-0002' });
+
+    const error = await second.run().catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(EnrollmentError);
+    expect(error).toMatchObject({ errorType: 'KeyOfAnotherDevice' });
+    expect(second.issuer.calls).toHaveLength(0);
+    const metadata = JSON.parse(await readFile(path.join(outDir, 'device.json'), 'utf8')) as { serialNumber: string };
+    expect(metadata.serialNumber).toBe(SERIAL);
+  });
+
   it('retries IssuanceInProgress with growing, jittered delays, then succeeds', async () => {
     const { run, issuer, delays, progress } = await enroll([
       graphqlError('IssuanceInProgress'),
@@ -181,7 +195,9 @@ describe('enrollDevice', () => {
     expect(issuer.calls).toHaveLength(3);
     // random() = 0.5 picks the middle of [0, 500) and then of [0, 1000).
     expect(delays).toEqual([250, 500]);
-    expect(progress).toContain('IssuanceInProgress: IssuanceInProgress happened. Retrying in 250 ms (attempt 2 of 6).');
+    expect(progress).toContain(
+      'IssuanceInProgress: IssuanceInProgress happened. Retrying in 250 ms (attempt 2 of 18).',
+    );
     expect(await exists(result.files.certificate)).toBe(true);
   });
 
@@ -189,6 +205,7 @@ describe('enrollDevice', () => {
     ['Throttled', graphqlError('Throttled')],
     ['a network failure', new NetworkError('No answer from https://example: socket hang up', { cause: new Error() })],
     ['a 503', new HttpError(503, 'Unavailable.')],
+    ['InternalError (the server undid its work)', graphqlError('InternalError')],
   ])('retries %s', async (_name, error) => {
     const { run, issuer } = await enroll([error]);
 
@@ -197,15 +214,17 @@ describe('enrollDevice', () => {
     expect(issuer.calls).toHaveLength(2);
   });
 
-  it('gives up after the attempts and throws the last error as it was', async () => {
-    const busy = Array.from({ length: 6 }, () => graphqlError('IssuanceInProgress'));
+  it('gives up after the attempts (18 by default: over a minute, past a crashed claim) and throws the last error', async () => {
+    const busy = Array.from({ length: 18 }, () => graphqlError('IssuanceInProgress'));
     const { run, issuer, delays } = await enroll(busy);
 
     const error = await run().catch((caught: unknown) => caught);
 
-    expect(error).toBe(busy[5]);
-    expect(issuer.calls).toHaveLength(6);
-    expect(delays).toEqual([250, 500, 1000, 2000, 4000]);
+    expect(error).toBe(busy[17]);
+    expect(issuer.calls).toHaveLength(18);
+    expect(delays).toEqual([250, 500, 1000, 2000, 4000, ...Array.from({ length: 12 }, () => 5000)]);
+    // Full jitter halves the ceilings on average: the expected wait outlasts the server's 60 s lease.
+    expect(delays.reduce((sum, delay) => sum + delay, 0)).toBeGreaterThan(60_000);
     expect(await exists(path.join(outDir, 'device.cert.pem'))).toBe(false);
   });
 
@@ -220,7 +239,7 @@ describe('enrollDevice', () => {
     expect(delays).toEqual([99, 199, 299]);
   });
 
-  it.each(['InvalidCsr', 'InvalidRegistrationToken', 'AlreadyProvisioned', 'TooManyAttempts', 'InternalError'])(
+  it.each(['InvalidCsr', 'InvalidRegistrationToken', 'AlreadyProvisioned', 'TooManyAttempts', 'CsrSubjectMismatch'])(
     'does not retry %s',
     async (errorType) => {
       const { run, issuer, delays } = await enroll([graphqlError(errorType)]);
