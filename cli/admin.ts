@@ -6,7 +6,7 @@ import { createAdminApi, type AdminApi } from '../client/admin-api.ts';
 import { DEVICE_STATUSES, type Device, type DeviceRegistration, type DeviceStatus } from '../client/types.ts';
 import type { CliContext } from './context.ts';
 import { addAdminConnectionOptions, adminClient, type ConnectionFlags } from './connection.ts';
-import { DeviceNotFoundError, UsageError } from './errors.ts';
+import { DeviceNotFoundError, TokensMissingError, UsageError } from './errors.ts';
 import { importDevices, parseDeviceCsv, type ImportSummary } from './import-devices.ts';
 import { createProgress, formatFields, formatTable, printJson } from './output.ts';
 import { openTokensFile } from './tokens-file.ts';
@@ -88,9 +88,9 @@ export function addAdminCommands(program: Command, context: CliContext): void {
         const withoutToken = summary.skipped.filter((serial) => !tokens.serialsWithTokens.has(serial));
         context.stdout.write(`Skipped ${summary.skipped.length} already registered.\n`);
         if (withoutToken.length > 0) {
-          context.stdout.write(
-            `${withoutToken.length} of them have no token in ${flags.out} (${abbreviate(withoutToken)}); ` +
-              'if nobody else holds their tokens, issue new ones with `cvm admin reset SERIAL`.\n',
+          throw new TokensMissingError(
+            `${withoutToken.length} registered device(s) have no token in ${flags.out} (${abbreviate(withoutToken)}); ` +
+              'if nobody else holds their tokens, issue new ones with `cvm admin reset SERIAL`.',
           );
         }
       }

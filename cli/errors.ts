@@ -29,3 +29,12 @@ export function describeError(error: unknown): string {
   const errorType = 'errorType' in error && typeof error.errorType === 'string' ? error.errorType : error.name;
   return errorType === 'Error' ? `cvm: ${error.message}` : `cvm: ${errorType}: ${error.message}`;
 }
+
+/**
+ * `admin import` finished, but some registered devices have no token in the tokens file (an earlier run died
+ * between the server's answer and the write). The script that ran the import must notice: exit 1.
+ */
+export class TokensMissingError extends Error {
+  override readonly name = 'TokensMissingError';
+  readonly errorType = 'TokensMissing';
+}

@@ -184,6 +184,17 @@ describe('npm start: the local stack', () => {
     const wrongKey = await post(requestCertificateBody('E2E-ERR-1', token, csr), { 'x-api-key': 'da2-nottherightkey' });
     expect(wrongKey.status).toBe(401);
 
+    // Variables that do not fit the schema are refused without echoing them (they hold the token).
+    const missingCsr = await post(
+      JSON.stringify({
+        query: 'mutation($i: RequestCertificateInput!) { requestCertificate(input: $i) { certificateId } }',
+        variables: { i: { serialNumber: 'E2E-ERR-1', registrationToken: token } },
+      }),
+      { 'x-api-key': config.apiKey },
+    );
+    expect(missingCsr.body.errors?.[0]?.message).toMatch(/csr/);
+    expect(JSON.stringify(missingCsr.body)).not.toContain(token);
+
     // A device's API key may not read admin fields.
     const deviceReadsAdmin = await post(JSON.stringify({ query: '{ device(serialNumber: "E2E-ERR-1") { status } }' }), {
       'x-api-key': config.apiKey,
@@ -334,8 +345,8 @@ describe('npm start: the local stack', () => {
       '--data-dir',
       dataDir,
     ]);
-    expect(lost.code).toBe(0);
-    expect(lost.stdout).toMatch(/230 of them have no token .*cvm admin reset/);
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toMatch(/TokensMissing: 230 registered device\(s\) have no token .*cvm admin reset/);
 
     const listed = await cvm(['admin', 'list', '--status', 'PENDING', '--json', '--data-dir', dataDir]);
     expect(listed.code).toBe(0);
