@@ -7,11 +7,11 @@
  * - otherwise an `x-api-key` header selects API_KEY; the key must be one of ours, and the identity is null;
  * - anything else is HTTP 401 UnauthorizedException.
  *
- * Statuses and messages follow AppSync's observed answers: 401 UnauthorizedException "Valid authorization
- * header not provided." / "You are not authorized to make this call." (AWS knowledge center on 401s and
- * public client issues), and for a signature AWS refuses, 403 InvalidSignatureException or
- * UnrecognizedClientException, 400 IncompleteSignatureException (AppSync client issues report 403
- * InvalidSignatureException for bad and expired signatures; 400 is AWS's status for an incomplete signature).
+ * Every refusal is HTTP 401 UnauthorizedException, as cvm's contract (issue #2) asks: "Valid authorization
+ * header not provided." / "You are not authorized to make this call." (AppSync's messages, from the AWS knowledge
+ * center on 401s), or, for a signature that does not hold, a message saying why (wrong signature, unknown key,
+ * stale date, incomplete header). Real AppSync reports some signature failures as 403 InvalidSignatureException;
+ * clients should treat both as "fix your credentials".
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Caller } from './executor.ts';

@@ -98,9 +98,19 @@ export function rejectedOperationResponse(
     errors: errors.map((error) => ({
       path: null,
       locations: locationsOf(error),
-      message: kind === 'validation' ? `Validation error: ${error.message}` : error.message,
+      message: kind === 'validation' ? `Validation error: ${withoutVariableValue(error.message)}` : error.message,
     })),
   };
+}
+
+/**
+ * graphql-js quotes the whole variable value when it does not fit ('Variable "$input" got invalid value
+ * { …, registrationToken: "…" }; Field "csr" … was not provided.'), which would put a device's token into the
+ * answer and from there into client logs. Keep the variable's name and the reason, drop the value.
+ */
+export function withoutVariableValue(message: string): string {
+  const match = /^(Variable "\$[^"]+" got invalid value) [\s\S]*; ([^;]*)$/.exec(message);
+  return match ? `${match[1]}; ${match[2]}` : message;
 }
 
 /** The body of a request refused at the HTTP layer. */

@@ -124,7 +124,14 @@ export class AwsIotAuthority implements CertificateAuthority {
       `the thing ${thingName} or the certificate ${certificateArn}`,
       this.#call(
         'AttachThingPrincipal',
-        this.#client.send(new AttachThingPrincipalCommand({ thingName, principal: certificateArn })),
+        // Exclusive: this certificate can belong to no other thing, as cvm issues one certificate per device.
+        this.#client.send(
+          new AttachThingPrincipalCommand({
+            thingName,
+            principal: certificateArn,
+            thingPrincipalType: 'EXCLUSIVE_THING',
+          }),
+        ),
       ),
     );
   }

@@ -20,9 +20,19 @@ export function request(ctx) {
 }
 
 export function response(ctx) {
-  // The invocation itself failed (Lambda error, timeout, throttle): AppSync's own error type says which.
+  // The invocation itself failed (Lambda crash, timeout, throttle). Clients get one of cvm's error types, so
+  // that they know to retry; AppSync's own type goes into errorInfo, and the Lambda's message (which could
+  // carry internals) stays in the logs.
   if (ctx.error) {
-    return util.error(ctx.error.message, ctx.error.type);
+    const throttled = /TooManyRequests|Throttl/.test(ctx.error.type || '');
+    return util.error(
+      throttled
+        ? 'AWS is throttling requests right now; retry in a few seconds.'
+        : 'cvm could not complete the request; it is safe to retry.',
+      throttled ? 'Throttled' : 'InternalError',
+      null,
+      { cause: ctx.error.type },
+    );
   }
   const envelope = ctx.result;
   if (!envelope) {

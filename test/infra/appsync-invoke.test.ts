@@ -14,10 +14,11 @@ const APPSYNC_UTILS_IMPORT = "import { util } from '@aws-appsync/utils';";
 /** Mirrors AppSync: util.error stops the resolver with an error that carries message and errorType. */
 const FAKE_APPSYNC_UTILS = `
 export const util = {
-  error(message, errorType) {
+  error(message, errorType, data, errorInfo) {
     const error = new Error(message);
     error.name = 'AppSyncUtilError';
     error.errorType = errorType;
+    if (errorInfo !== undefined) error.errorInfo = errorInfo;
     throw error;
   },
 };`;
@@ -48,12 +49,12 @@ beforeAll(async () => {
   )) as InvokeResolver;
 });
 
-function thrownBy(action: () => unknown): { message: string; errorType: unknown } {
+function thrownBy(action: () => unknown): { message: string; errorType: unknown; errorInfo?: unknown } {
   try {
     action();
   } catch (error) {
-    const { message, errorType } = error as Error & { errorType: unknown };
-    return { message, errorType };
+    const { message, errorType, errorInfo } = error as Error & { errorType: unknown; errorInfo?: unknown };
+    return errorInfo === undefined ? { message, errorType } : { message, errorType, errorInfo };
   }
   throw new Error('expected util.error to be called');
 }
@@ -113,13 +114,18 @@ describe('resolvers/appsync/invoke.js', () => {
       });
     });
 
-    it("passes AppSync's own invocation error (Lambda failure, timeout) through with its type", () => {
-      const error = { message: 'Task timed out after 25.00 seconds', type: 'Lambda:Unhandled' };
-      expect(thrownBy(() => resolver.response({ error, result: null }))).toEqual({
-        message: error.message,
-        errorType: 'Lambda:Unhandled',
-      });
-    });
+    it.each([
+      ['a Lambda failure or timeout', 'Lambda:Unhandled', 'InternalError'],
+      ['a throttled invocation', 'Lambda:TooManyRequestsException', 'Throttled'],
+    ])(
+      "maps AppSync's own invocation error (%s) to cvm's type, keeping AppSync's in errorInfo",
+      (_case, type, errorType) => {
+        const error = { message: 'Task timed out after 25.00 seconds at /var/task/index.mjs', type };
+        const thrown = thrownBy(() => resolver.response({ error, result: null }));
+        expect(thrown).toMatchObject({ errorType, errorInfo: { cause: type } });
+        expect(thrown.message).not.toContain('/var/task');
+      },
+    );
 
     it('answers InternalError when the Lambda returned nothing', () => {
       expect(thrownBy(() => resolver.response({ result: null }))).toEqual({

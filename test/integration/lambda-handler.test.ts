@@ -321,7 +321,10 @@ describe('requestCertificate', () => {
           input: { thingName: device.thingName, attributePayload: { attributes: { model: 'X1' } } },
         },
         { name: 'AttachPolicy', input: { policyName: POLICY_NAME, target: arn } },
-        { name: 'AttachThingPrincipal', input: { thingName: device.thingName, principal: arn } },
+        {
+          name: 'AttachThingPrincipal',
+          input: { thingName: device.thingName, principal: arn, thingPrincipalType: 'EXCLUSIVE_THING' },
+        },
         { name: 'UpdateCertificate', input: { certificateId: certificate.certificateId, newStatus: 'ACTIVE' } },
         { name: 'DescribeEndpoint', input: { endpointType: 'iot:Data-ATS' } },
       ]),

@@ -165,7 +165,7 @@ describe('AwsIotAuthority', () => {
   });
 
   describe('attachThingPrincipal', () => {
-    it('attaches the certificate to the thing', async () => {
+    it('attaches the certificate to the thing, exclusively', async () => {
       iot.on(AttachThingPrincipalCommand).resolves({});
 
       await authority().attachThingPrincipal(THING_NAME, CERTIFICATE_ARN);
@@ -173,6 +173,7 @@ describe('AwsIotAuthority', () => {
       expect(iot.commandCalls(AttachThingPrincipalCommand)[0]?.args[0].input).toStrictEqual({
         thingName: THING_NAME,
         principal: CERTIFICATE_ARN,
+        thingPrincipalType: 'EXCLUSIVE_THING',
       });
     });
   });
