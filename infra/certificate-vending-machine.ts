@@ -141,6 +141,10 @@ export class CertificateVendingMachine extends Construct {
         ],
       },
       xrayEnabled: true,
+      // cvm's queries are three levels deep and call one resolver per root field; anything far beyond that is
+      // abuse (a device key holder batching hundreds of aliased requestCertificate calls into one request).
+      queryDepthLimit: 5,
+      resolverCountLimit: 10,
     });
     const apiKey = this.api.node.children.find((child) => child instanceof appsync.CfnApiKey);
     if (apiKey === undefined) throw new Error('GraphqlApi created no API key for the API_KEY mode');

@@ -101,6 +101,13 @@ describe('CertificateVendingMachine', () => {
       });
     });
 
+    it('limits query depth and resolver invocations per request', () => {
+      standard.template.hasResourceProperties('AWS::AppSync::GraphQLApi', {
+        QueryDepthLimit: 5,
+        ResolverCountLimit: 10,
+      });
+    });
+
     it('deploys schema.graphql unchanged', () => {
       const schema = onlyResource(standard, 'AWS::AppSync::GraphQLSchema');
       expect(schema.Properties['Definition']).toBe(readFileSync(path.join(REPO_ROOT, 'schema.graphql'), 'utf8'));
