@@ -20,9 +20,6 @@ export const ERROR_TYPES = [
 
 export type ErrorType = (typeof ERROR_TYPES)[number];
 
-/** Error types a client may retry unchanged (after a backoff). */
-export const RETRYABLE_ERROR_TYPES: ReadonlySet<ErrorType> = new Set(['IssuanceInProgress', 'Throttled']);
-
 /**
  * A failure with a type the client sees and a message a person can act on.
  * The message must never carry a token, a key or a whole CSR.
