@@ -61,7 +61,7 @@ export interface CreatedCertificate {
 export interface CertificateAuthority {
   /** Sign the CSR. The certificate starts INACTIVE so that a crash before it is recorded leaves nothing usable. */
   createCertificate(csrPem: string): Promise<CreatedCertificate>;
-  /** Create the thing, or accept it when it already exists with the same attributes. */
+  /** Create the thing, or, when it exists, set its attributes to these (the registration is the source of truth). */
   ensureThing(thingName: string, attributes: Readonly<Record<string, string>>): Promise<void>;
   attachPolicy(certificateArn: string): Promise<void>;
   attachThingPrincipal(thingName: string, certificateArn: string): Promise<void>;
