@@ -49,6 +49,25 @@ function wrongToken(seed: number): string {
   return `${String(seed).padStart(3, '0')}${'W'.repeat(40)}`;
 }
 
+/**
+ * Run `action` with the store's replace() going through `intercept`, which gets the write's number (1: claim,
+ * 2: record the certificate, 3: finalize) and the real write to call, or not.
+ */
+async function withWrites<T>(
+  intercept: (write: number, perform: () => Promise<void>) => Promise<void>,
+  action: () => Promise<T>,
+): Promise<T> {
+  const store = h.table.store;
+  const original = store.replace.bind(store);
+  let writes = 0;
+  store.replace = (record, expected) => intercept(++writes, () => original(record, expected));
+  try {
+    return await action();
+  } finally {
+    store.replace = original;
+  }
+}
+
 /** Certificates the local CA holds for this thing, by status. */
 async function certificatesOf(serial: string): Promise<{ id: string; status: string }[]> {
   const all = await h.localCa.registry.listCertificates();
@@ -321,22 +340,11 @@ describe('requestCertificate', () => {
     it('when the final write fails, the certificate is discarded', async () => {
       const { serial, token } = await newDevice();
       const csr = await makeCsr({ commonName: serial });
-      const store = h.table.store;
-      const original = store.replace.bind(store);
-      let writes = 0;
-      store.replace = async (record, expected) => {
-        writes += 1;
-        // 1: claim, 2: record certificate, 3: finalize → fails before reaching the table.
-        if (writes === 3) throw new Error('injected write failure');
-        return original(record, expected);
-      };
-      try {
-        expect(
-          await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
-        ).toBe('InternalError');
-      } finally {
-        store.replace = original;
-      }
+      const answer = await withWrites(
+        (write, perform) => (write === 3 ? Promise.reject(new Error('injected write failure')) : perform()),
+        () => outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
+      );
+      expect(answer).toBe('InternalError');
       expect((await h.table.store.get(serial))?.status).toBe('PENDING');
       expect(await certificatesOf(serial)).toEqual([]);
       await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem });
@@ -345,20 +353,13 @@ describe('requestCertificate', () => {
     it('when the final write lands but its answer is lost, the issuance stands', async () => {
       const { serial, token } = await newDevice();
       const csr = await makeCsr({ commonName: serial });
-      const store = h.table.store;
-      const original = store.replace.bind(store);
-      let writes = 0;
-      store.replace = async (record, expected) => {
-        writes += 1;
-        await original(record, expected);
-        if (writes === 3) throw new Error('connection reset after the write');
-      };
-      let grant: CertificateGrant;
-      try {
-        grant = await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem });
-      } finally {
-        store.replace = original;
-      }
+      const grant = await withWrites(
+        async (write, perform) => {
+          await perform();
+          if (write === 3) throw new Error('connection reset after the write');
+        },
+        () => requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }),
+      );
       expect(await certificatesOf(serial)).toEqual([{ id: grant.certificateId, status: 'ACTIVE' }]);
     });
 
@@ -573,18 +574,8 @@ describe('requestCertificate', () => {
       const { serial, token } = await newDevice();
       const csr = await makeCsr({ commonName: serial });
       const store = h.table.store;
-      const originalReplace = store.replace.bind(store);
       const originalGet = store.get.bind(store);
-      let writes = 0;
       let failReads = 0;
-      store.replace = async (record, expected) => {
-        writes += 1;
-        await originalReplace(record, expected);
-        if (writes === 3) {
-          failReads = 1;
-          throw new Error('connection reset after the write');
-        }
-      };
       store.get = async (serialNumber) => {
         if (failReads > 0) {
           failReads -= 1;
@@ -594,9 +585,17 @@ describe('requestCertificate', () => {
       };
       let grant: CertificateGrant;
       try {
-        grant = await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem });
+        grant = await withWrites(
+          async (write, perform) => {
+            await perform();
+            if (write === 3) {
+              failReads = 1;
+              throw new Error('connection reset after the write');
+            }
+          },
+          () => requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }),
+        );
       } finally {
-        store.replace = originalReplace;
         store.get = originalGet;
       }
       expect(await certificatesOf(serial)).toEqual([{ id: grant.certificateId, status: 'ACTIVE' }]);
@@ -606,21 +605,12 @@ describe('requestCertificate', () => {
     it('answers Throttled when DynamoDB throttles a write, and the device can retry', async () => {
       const { serial, token } = await newDevice();
       const csr = await makeCsr({ commonName: serial });
-      const store = h.table.store;
-      const original = store.replace.bind(store);
-      let writes = 0;
-      store.replace = async (record, expected) => {
-        writes += 1;
-        if (writes === 2) throw new ThrottledError('ProvisionedThroughputExceededException');
-        return original(record, expected);
-      };
-      try {
-        expect(
-          await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
-        ).toBe('Throttled');
-      } finally {
-        store.replace = original;
-      }
+      const answer = await withWrites(
+        (write, perform) =>
+          write === 2 ? Promise.reject(new ThrottledError('ProvisionedThroughputExceededException')) : perform(),
+        () => outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
+      );
+      expect(answer).toBe('Throttled');
       expect((await certificatesOf(serial)).filter((c) => c.status === 'ACTIVE')).toEqual([]);
       await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem });
     });
