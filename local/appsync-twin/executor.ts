@@ -20,14 +20,19 @@ import type { DocumentNode, GraphQLFieldResolver, GraphQLObjectType, GraphQLSche
 import type { ResolverEnvelope, ResolverEvent, ResolverIdentity } from '../../resolvers/envelope.ts';
 import { allowedAuthModes, notAuthorizedMessage } from './field-auth.ts';
 import type { AuthMode } from './field-auth.ts';
+import { exceededLimit, type RequestLimits } from './limits.ts';
 import { loadTwinSchema } from './schema.ts';
 import { ResolverFieldError, executionResponse, rejectedOperationResponse } from './response.ts';
 import type { AppSyncResponseBody } from './response.ts';
 
-/** AppSync's errorType for a Lambda that threw instead of returning (aws/aws-appsync-community#209). */
-export const UNHANDLED_LAMBDA_ERROR_TYPE = 'Lambda:Unhandled';
-/** What the client sees instead of the thrown error's own text, which may carry internals. */
-export const UNHANDLED_LAMBDA_MESSAGE = 'The resolver failed unexpectedly. The local twin log has the details.';
+/**
+ * What a client sees when the resolver throws instead of answering. AppSync itself calls that `Lambda:Unhandled`
+ * (aws/aws-appsync-community#209); cvm's APPSYNC_JS resolver (resolvers/appsync/invoke.js) turns it into
+ * InternalError, and the twin answers as the pair does. The thrown error's own text, which may carry internals,
+ * stays in the log.
+ */
+export const UNHANDLED_LAMBDA_ERROR_TYPE = 'InternalError';
+export const UNHANDLED_LAMBDA_MESSAGE = 'cvm could not complete the request; it is safe to retry.';
 
 export interface GraphQLRequest {
   readonly query: string;
@@ -55,6 +60,8 @@ export interface AppSyncExecutorOptions {
   readonly defaultMode?: AuthMode;
   /** Told about every `invoke` that threw or answered something that is not an envelope. */
   readonly onResolverFailure?: (field: string, error: unknown) => void;
+  /** AppSync's queryDepthLimit and resolverCountLimit, as the deployed API sets them. Default: none. */
+  readonly limits?: RequestLimits;
 }
 
 export interface AppSyncExecutor {
@@ -157,6 +164,11 @@ export function createAppSyncExecutor(options: AppSyncExecutorOptions): AppSyncE
       const validationErrors = validate(schema, document);
       if (validationErrors.length > 0) {
         return { body: rejectedOperationResponse(validationErrors, 'validation'), rootFields };
+      }
+      const overLimit =
+        options.limits === undefined ? undefined : exceededLimit(document, operationName, options.limits);
+      if (overLimit !== undefined) {
+        return { body: rejectedOperationResponse([new GraphQLError(overLimit)], 'validation'), rootFields };
       }
       const result = await execute({
         schema,

@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { ResolverEnvelope, ResolverEvent } from '../../resolvers/envelope.ts';
 import { createAuthenticator } from './authenticate.ts';
 import type { AdminCredential } from './authenticate.ts';
+import type { RequestLimits } from './limits.ts';
 import { createAppSyncExecutor } from './executor.ts';
 import type { GraphQLRequest } from './executor.ts';
 import { RequestBodyError, readBodyWithLimit } from './read-body.ts';
@@ -42,6 +43,8 @@ export interface AppSyncTwinOptions {
   /** Valid SigV4 signers and the IAM identity each one stands for. */
   adminCredentials: readonly AdminCredential[];
   invoke: (event: ResolverEvent) => Promise<ResolverEnvelope>;
+  /** AppSync's query depth and resolver count limits, as the deployed API has them. Default: none. */
+  limits?: RequestLimits;
   /** One line per request (never headers, keys, variables or bodies) and one per resolver failure. */
   log?: (level: TwinLogLevel, message: string, fields?: Record<string, unknown>) => void;
 }
@@ -109,6 +112,7 @@ export async function startAppSyncTwin(options: AppSyncTwinOptions): Promise<Run
   const executor = createAppSyncExecutor({
     schemaSdl: options.schemaSdl,
     invoke: options.invoke,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
     onResolverFailure: (field, error) =>
       log('error', 'resolver failed', {
         field,

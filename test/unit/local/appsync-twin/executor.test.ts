@@ -197,7 +197,7 @@ describe('createAppSyncExecutor', () => {
     ],
   ];
 
-  it.each(brokenAnswers)('answers Lambda:Unhandled without internals when invoke %s', async (_case, answer) => {
+  it.each(brokenAnswers)('answers InternalError without internals when invoke %s', async (_case, answer) => {
     const { executor, failures } = executorAnswering(answer);
 
     const outcome = await executor.run({ query: '{ device(serialNumber: "SN-1") { status } }' }, ADMIN);
