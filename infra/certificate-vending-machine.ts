@@ -1,6 +1,7 @@
 /**
- * cvm in AWS, as one construct that a CDK app can embed: the AppSync API from schema.graphql, the resolver
- * Lambda, the DynamoDB table and the AWS IoT device policy, each with the least privilege it needs.
+ * cvm in AWS, as one construct that a CDK app can embed: the AppSync API from schema.graphql behind an AWS WAF
+ * rate limit, the resolver Lambda, the DynamoDB table and the AWS IoT device policy, each with the least privilege
+ * it needs.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,11 +15,13 @@ import * as iot from 'aws-cdk-lib/aws-iot';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../resolvers/adapters/dynamodb-table.ts';
 import { TOKEN_TTL_BOUNDS } from '../resolvers/core/context.ts';
 import { THING_NAME_PATTERN } from '../resolvers/core/identifiers.ts';
 import { LAMBDA_ENV } from '../resolvers/envelope.ts';
+import { createRateLimitWebAcl, DEFAULT_RATE_LIMIT, validateRateLimit, validateWebAclArn } from './api-rate-limit.ts';
 import { loadAppSyncSchema } from './appsync-prelude.ts';
 import { devicePolicyDocument } from './device-policy.ts';
 import { IOT_CERTIFICATES_ARN, IOT_THINGS_ARN, resolverPolicyStatements } from './resolver-permissions.ts';
@@ -88,6 +91,29 @@ export interface CertificateVendingMachineProps {
    * @default `<stack name>-cvm`
    */
   readonly apiName?: string;
+  /**
+   * AWS WAF rate limit on the GraphQL API: requests per 5 minutes from one source IP address, over all fields
+   * and both auth modes (WAF counts before AppSync authorizes). An address over it gets HTTP 429 with a GraphQL
+   * error of type Throttled until its rate falls back under the limit. 10 to 2,000,000,000 (WAF's bounds), or
+   * `false` for no web ACL. Mutually exclusive with `webAclArn`.
+   * @default 2000 (see DEFAULT_RATE_LIMIT: a factory line behind one NAT address can live with it)
+   */
+  readonly rateLimit?: number | false;
+  /**
+   * Bring your own web ACL: associate this AWS WAF web ACL with the API instead of creating one. It must be
+   * REGIONAL and in the stack's region (AppSync cannot use a CloudFront one). Mutually exclusive with `rateLimit`.
+   * @default - the construct creates a web ACL with the `rateLimit` rule
+   */
+  readonly webAclArn?: string;
+  /**
+   * Reserved concurrency of the resolver Lambda: both a floor (cvm can always run this many) and a ceiling (a
+   * flood cannot take more of the account's concurrency than this). Opt-in, because reserving takes that many
+   * from the account's pool for every other function, and AWS refuses a value that leaves fewer than 100
+   * unreserved. AppSync reports a throttled invocation, which the resolver code turns into the GraphQL error
+   * Throttled that clients retry.
+   * @default - unreserved: the resolver shares the account's pool
+   */
+  readonly reservedConcurrency?: number;
 }
 
 export class CertificateVendingMachine extends Construct {
@@ -99,11 +125,15 @@ export class CertificateVendingMachine extends Construct {
   readonly devicePolicyName: string;
   /** The created device policy; undefined when `existingDevicePolicyName` was given. */
   readonly devicePolicy: iot.CfnPolicy | undefined;
+  /** The web ACL this construct created; undefined with `rateLimit: false` or `webAclArn`. */
+  readonly webAcl: wafv2.CfnWebACL | undefined;
+  /** The ARN of the web ACL in front of the API (created here or brought by the user); undefined without one. */
+  readonly webAclArn: string | undefined;
 
   constructor(scope: Construct, id: string, props: CertificateVendingMachineProps = {}) {
     super(scope, id);
-    validateProps(props);
     const stack = Stack.of(this);
+    validateProps(props, stack);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
 
@@ -152,6 +182,25 @@ export class CertificateVendingMachine extends Construct {
 
     this.configureRequestLogging(removalPolicy, logRetention);
     this.createResolvers();
+
+    // WAF evaluates before AppSync authorizes, so the rate limit also covers requests with a wrong or no key.
+    const rateLimit = props.rateLimit ?? DEFAULT_RATE_LIMIT;
+    if (props.webAclArn !== undefined) {
+      this.webAcl = undefined;
+      this.webAclArn = props.webAclArn;
+    } else if (rateLimit === false) {
+      this.webAcl = undefined;
+      this.webAclArn = undefined;
+    } else {
+      this.webAcl = createRateLimitWebAcl(this, 'WebAcl', { limit: rateLimit, name: `${stack.stackName}-cvm` });
+      this.webAclArn = this.webAcl.attrArn;
+    }
+    if (this.webAclArn !== undefined) {
+      new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', {
+        resourceArn: this.api.arn,
+        webAclArn: this.webAclArn,
+      });
+    }
   }
 
   private createTable(removalPolicy: RemovalPolicy): dynamodb.Table {
@@ -216,6 +265,7 @@ export class CertificateVendingMachine extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       environment,
       description: 'cvm GraphQL resolver',
+      ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
       // AppSync invokes the alias below: old versions need not be kept once the alias has moved on.
       currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
       bundling: {
@@ -331,7 +381,7 @@ function nagResourceName(stack: Stack, resource: string): string {
   return join[1].map((part) => (typeof part === 'string' ? part : `<${(part as { Ref: string }).Ref}>`)).join(join[0]);
 }
 
-function validateProps(props: CertificateVendingMachineProps): void {
+function validateProps(props: CertificateVendingMachineProps, stack: Stack): void {
   if (props.existingDevicePolicyName !== undefined && props.devicePolicyName !== undefined) {
     throw new Error('Give devicePolicyName (a policy cvm creates) or existingDevicePolicyName (yours), not both.');
   }
@@ -347,6 +397,17 @@ function validateProps(props: CertificateVendingMachineProps): void {
   const ttl = props.tokenTtl?.toSeconds();
   if (ttl !== undefined && (ttl < TOKEN_TTL_BOUNDS.min || ttl > TOKEN_TTL_BOUNDS.max)) {
     throw new Error(`tokenTtl must be ${TOKEN_TTL_BOUNDS.min} s to ${TOKEN_TTL_BOUNDS.max} s, not ${ttl} s.`);
+  }
+  if (props.webAclArn !== undefined && props.rateLimit !== undefined) {
+    throw new Error('Give rateLimit (a web ACL cvm creates, or false for none) or webAclArn (yours), not both.');
+  }
+  if (props.rateLimit !== undefined && props.rateLimit !== false) validateRateLimit(props.rateLimit);
+  if (props.webAclArn !== undefined) validateWebAclArn(props.webAclArn, stack);
+  const concurrency = props.reservedConcurrency;
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
+    throw new Error(
+      `reservedConcurrency must be a whole number from 1 (0 would refuse every request), not ${concurrency}.`,
+    );
   }
 }
 

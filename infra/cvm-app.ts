@@ -19,6 +19,9 @@ export const CVM_CONTEXT = {
   tokenTtlSeconds: 'tokenTtlSeconds',
   logRetentionDays: 'logRetentionDays',
   removalPolicy: 'removalPolicy',
+  rateLimit: 'rateLimit',
+  webAclArn: 'webAclArn',
+  reservedConcurrency: 'reservedConcurrency',
 } as const;
 
 export const DEFAULT_STACK_NAME = 'Cvm';
@@ -49,6 +52,12 @@ export function createCvmApp(appProps: AppProps = {}, env: NodeJS.ProcessEnv = p
   if (logRetentionDays !== undefined) cvm.logRetention = toRetentionDays(logRetentionDays);
   const removalPolicy = context.string(CVM_CONTEXT.removalPolicy);
   if (removalPolicy !== undefined) cvm.removalPolicy = toRemovalPolicy(removalPolicy);
+  const rateLimit = context.integerOrFalse(CVM_CONTEXT.rateLimit);
+  if (rateLimit !== undefined) cvm.rateLimit = rateLimit;
+  const webAclArn = context.string(CVM_CONTEXT.webAclArn);
+  if (webAclArn !== undefined) cvm.webAclArn = webAclArn;
+  const reservedConcurrency = context.integer(CVM_CONTEXT.reservedConcurrency);
+  if (reservedConcurrency !== undefined) cvm.reservedConcurrency = reservedConcurrency;
 
   // Bound to an account and region only when the CLI knows them; otherwise the template is environment-agnostic.
   const account = env['CDK_DEFAULT_ACCOUNT'];
@@ -78,13 +87,21 @@ class ContextReader {
   }
 
   /** Numbers come as strings from `-c key=value` and as numbers from cdk.json. */
-  integer(key: string): number | undefined {
+  integer(key: string, expected = 'a whole number'): number | undefined {
     const value: unknown = this.app.node.tryGetContext(key);
     if (value === undefined || value === null || value === '') return undefined;
-    const number = typeof value === 'number' ? value : Number(value);
+    const number =
+      typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
     if (!Number.isInteger(number))
-      throw new Error(`Context "${key}" must be a whole number, not ${JSON.stringify(value)}.`);
+      throw new Error(`Context "${key}" must be ${expected}, not ${JSON.stringify(value)}.`);
     return number;
+  }
+
+  /** A whole number, or false to switch the feature off (`-c key=false` gives the string "false"). */
+  integerOrFalse(key: string): number | false | undefined {
+    const value: unknown = this.app.node.tryGetContext(key);
+    if (value === false || (typeof value === 'string' && value.trim().toLowerCase() === 'false')) return false;
+    return this.integer(key, 'a whole number or false');
   }
 }
 

@@ -27,5 +27,11 @@ export class CvmStack extends Stack {
       value: this.cvm.devicePolicyName,
       description: 'The AWS IoT policy attached to issued certificates',
     });
+    if (this.cvm.webAclArn !== undefined) {
+      new CfnOutput(this, 'WebAclArn', {
+        value: this.cvm.webAclArn,
+        description: 'The AWS WAF web ACL in front of the API (rate limit): for its metrics and sampled requests',
+      });
+    }
   }
 }

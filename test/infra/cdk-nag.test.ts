@@ -2,7 +2,7 @@
  * The app as `npm run synth` builds it passes the AWS Solutions checks of cdk-nag, and every acknowledgement
  * in it answers a finding that really exists, with a reason.
  */
-import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Validations, type PolicyValidationPluginReport } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -38,24 +38,50 @@ function unacknowledgedReport(root: IConstruct): PolicyValidationPluginReport {
   return pack.validateScope(root);
 }
 
-const ENVIRONMENTS = [
+const WITHOUT_CREDENTIALS = {};
+const WITH_CREDENTIALS = { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' };
+
+/** Each way the app is synthesized: with and without a web ACL of its own, with and without credentials. */
+const VARIANTS = [
   // As `npm run synth` runs with no credentials: no account or region, an environment-agnostic template.
-  { name: 'without credentials', env: {}, environment: 'aws://unknown-account/unknown-region' },
+  {
+    name: 'without credentials',
+    env: WITHOUT_CREDENTIALS,
+    context: {},
+    environment: 'aws://unknown-account/unknown-region',
+    webAcls: 1,
+  },
   // As `cdk deploy` runs with credentials: the CLI passes the account and region.
   {
     name: 'with an account and region',
-    env: { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'eu-west-1' },
+    env: WITH_CREDENTIALS,
+    context: {},
     environment: 'aws://123456789012/eu-west-1',
+    webAcls: 1,
+  },
+  {
+    name: 'with -c rateLimit=false -c reservedConcurrency=50',
+    env: WITHOUT_CREDENTIALS,
+    context: { rateLimit: 'false', reservedConcurrency: '50' },
+    environment: 'aws://unknown-account/unknown-region',
+    webAcls: 0,
+  },
+  {
+    name: 'with -c webAclArn=<a web ACL of the region>',
+    env: WITH_CREDENTIALS,
+    context: { webAclArn: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/fleet/0123abcd' },
+    environment: 'aws://123456789012/eu-west-1',
+    webAcls: 0,
   },
 ];
 
-describe.each(ENVIRONMENTS)('cdk-nag AwsSolutionsChecks on the cvm app $name', ({ env, environment }) => {
+describe.each(VARIANTS)('cdk-nag AwsSolutionsChecks on the cvm app $name', ({ env, context, environment, webAcls }) => {
   let scratch: ScratchApp;
   let cvm: CvmApp;
   let synthError: unknown;
 
   beforeAll(() => {
-    scratch = scratchAppProps();
+    scratch = scratchAppProps(context);
     cvm = createCvmApp(scratch.props, env);
     try {
       cvm.app.synth();
@@ -69,6 +95,7 @@ describe.each(ENVIRONMENTS)('cdk-nag AwsSolutionsChecks on the cvm app $name', (
   it('synthesizes without validation failures', () => {
     expect(synthError).toBeUndefined();
     expect(cvm.stack.environment).toBe(environment);
+    Template.fromStack(cvm.stack).resourceCountIs('AWS::WAFv2::WebACL', webAcls);
   });
 
   it('has zero unacknowledged findings, errors or warnings', () => {

@@ -1,15 +1,16 @@
 /**
  * The synthesized template of the cvm stack, read the way a reviewer would: auth modes, one resolver per schema
- * field, the Lambda, the table, every IAM statement and the device policy. One app with three configurations
- * is synthesized once (the Lambda is bundled once) and shared by all tests.
+ * field, the Lambda, the table, every IAM statement, the device policy and the AWS WAF web ACL. One app with five
+ * configurations is synthesized once (the Lambda is bundled once) and shared by all tests.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { App, Duration, Expiration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, Expiration, RemovalPolicy, Stack, type Environment } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { CfnWebACL } from 'aws-cdk-lib/aws-wafv2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../../resolvers/adapters/dynamodb-table.ts';
 import { LAMBDA_ENV } from '../../resolvers/envelope.ts';
@@ -25,6 +26,8 @@ import { flatten, iamPoliciesOf, REPO_ROOT, scratchAppProps, type ScratchApp } f
 const SYNTH_TIME = new Date('2030-01-01T00:00:00Z');
 const DAY_SECONDS = 24 * 3600;
 const IOT = 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}';
+const FLEET_WEB_ACL_ARN =
+  'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/fleet/0123abcd-0123-4567-89ab-0123456789ab';
 
 interface Synthesized {
   readonly stack: CvmStack;
@@ -37,6 +40,8 @@ let outdir: string;
 let standard: Synthesized;
 let ownPolicy: Synthesized;
 let tuned: Synthesized;
+let noWebAcl: Synthesized;
+let ownWebAcl: Synthesized;
 let all: Synthesized[];
 
 beforeAll(() => {
@@ -58,8 +63,12 @@ beforeAll(() => {
         apiKeyExpiration: Expiration.after(Duration.days(30)),
         logRetention: RetentionDays.THREE_MONTHS,
         removalPolicy: RemovalPolicy.DESTROY,
+        rateLimit: 500,
+        reservedConcurrency: 20,
       },
     });
+    stacks['noWebAcl'] = new CvmStack(app, 'NoWebAcl', { cvm: { rateLimit: false } });
+    stacks['ownWebAcl'] = new CvmStack(app, 'OwnWebAcl', { cvm: { webAclArn: FLEET_WEB_ACL_ARN } });
   } finally {
     vi.useRealTimers();
   }
@@ -70,7 +79,9 @@ beforeAll(() => {
   standard = read(stacks['standard']);
   ownPolicy = read(stacks['ownPolicy']);
   tuned = read(stacks['tuned']);
-  all = [standard, ownPolicy, tuned];
+  noWebAcl = read(stacks['noWebAcl']);
+  ownWebAcl = read(stacks['ownWebAcl']);
+  all = [standard, ownPolicy, tuned, noWebAcl, ownWebAcl];
 });
 
 afterAll(() => scratch?.cleanUp());
@@ -252,6 +263,13 @@ describe('CertificateVendingMachine', () => {
       });
     });
 
+    it('has no reserved concurrency unless reservedConcurrency is given', () => {
+      expect(
+        onlyResource(standard, 'AWS::Lambda::Function').Properties['ReservedConcurrentExecutions'],
+      ).toBeUndefined();
+      expect(onlyResource(tuned, 'AWS::Lambda::Function').Properties['ReservedConcurrentExecutions']).toBe(20);
+    });
+
     it('writes to its own log group with retention, through a role with no managed policy', () => {
       const fn = onlyResource(standard, 'AWS::Lambda::Function');
       const logGroupId = (fn.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
@@ -290,6 +308,64 @@ describe('CertificateVendingMachine', () => {
         const output = execFileSync(process.execPath, ['--input-type=module', '--eval', probe], { encoding: 'utf8' });
 
         expect(JSON.parse(output)).toEqual({ before: 'undefined', after: 'function', handler: 'function' });
+      });
+    });
+  });
+
+  describe('AWS WAF', () => {
+    it('puts a regional web ACL in front of the API that allows all but an IP address over 2,000 requests in 5 minutes', () => {
+      const webAcl = onlyResource(standard, 'AWS::WAFv2::WebACL');
+      expect(webAcl.Properties).toMatchObject({
+        Scope: 'REGIONAL',
+        DefaultAction: { Allow: {} },
+        VisibilityConfig: { CloudWatchMetricsEnabled: true, SampledRequestsEnabled: true },
+      });
+      const rules = webAcl.Properties['Rules'] as Record<string, unknown>[];
+      expect(rules).toHaveLength(1);
+      expect(rules[0]).toMatchObject({
+        Statement: { RateBasedStatement: { Limit: 2000, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+        Action: { Block: { CustomResponse: { ResponseCode: 429 } } },
+        VisibilityConfig: { CloudWatchMetricsEnabled: true, SampledRequestsEnabled: true },
+      });
+    });
+
+    it('associates that web ACL with the GraphQL API', () => {
+      const api = onlyResource(standard, 'AWS::AppSync::GraphQLApi');
+      const webAcl = onlyResource(standard, 'AWS::WAFv2::WebACL');
+      expect(flatten(onlyResource(standard, 'AWS::WAFv2::WebACLAssociation').Properties)).toEqual({
+        ResourceArn: `\${${api.logicalId}.Arn}`,
+        WebACLArn: `\${${webAcl.logicalId}.Arn}`,
+      });
+      expect(standard.stack.cvm.webAcl).toBeDefined();
+    });
+
+    it('names the web ACL and its metrics after the stack', () => {
+      const webAcl = onlyResource(standard, 'AWS::WAFv2::WebACL');
+      expect(webAcl.Properties['Name']).toBe('Standard-cvm');
+      expect(webAcl.Properties['VisibilityConfig']).toMatchObject({ MetricName: 'Standard-cvm' });
+      const [rule] = webAcl.Properties['Rules'] as { VisibilityConfig: { MetricName: string } }[];
+      expect(rule?.VisibilityConfig.MetricName).toMatch(/^Standard-cvm-/);
+    });
+
+    it('follows rateLimit', () => {
+      tuned.template.hasResourceProperties('AWS::WAFv2::WebACL', {
+        Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 500 }) } })],
+      });
+    });
+
+    it('creates no web ACL and no association with rateLimit false', () => {
+      noWebAcl.template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+      noWebAcl.template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+      expect(noWebAcl.stack.cvm.webAcl).toBeUndefined();
+      expect(noWebAcl.stack.cvm.webAclArn).toBeUndefined();
+    });
+
+    it('associates a brought web ACL by its ARN and creates none', () => {
+      const api = onlyResource(ownWebAcl, 'AWS::AppSync::GraphQLApi');
+      ownWebAcl.template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+      expect(flatten(onlyResource(ownWebAcl, 'AWS::WAFv2::WebACLAssociation').Properties)).toEqual({
+        ResourceArn: `\${${api.logicalId}.Arn}`,
+        WebACLArn: FLEET_WEB_ACL_ARN,
       });
     });
   });
@@ -514,12 +590,21 @@ describe('CertificateVendingMachine', () => {
         ApiKeyId: `\${${standard.stack.getLogicalId(standard.stack.cvm.apiKey)}.ApiKeyId}`,
         TableName: `\${${table}}`,
         DevicePolicyName: 'Standard-cvm-device',
+        WebAclArn: `\${${standard.stack.getLogicalId(standard.stack.cvm.webAcl as CfnWebACL)}.Arn}`,
       });
+    });
+
+    it.each([
+      { name: 'the brought web ACL', configuration: () => ownWebAcl, value: FLEET_WEB_ACL_ARN },
+      { name: 'nothing without a web ACL', configuration: () => noWebAcl, value: undefined },
+    ])('give as WebAclArn $name', ({ configuration, value }) => {
+      const outputs = configuration().template.toJSON()['Outputs'] as Record<string, { Value: unknown }>;
+      expect(outputs['WebAclArn']?.Value).toEqual(value);
     });
   });
 
   describe('props', () => {
-    it.each<{ name: string; props: CertificateVendingMachineProps; error: RegExp }>([
+    it.each<{ name: string; props: CertificateVendingMachineProps; env?: Environment; error: RegExp }>([
       {
         name: 'both a policy to create and a policy to bring',
         props: { devicePolicyName: 'a', existingDevicePolicyName: 'b' },
@@ -538,8 +623,35 @@ describe('CertificateVendingMachine', () => {
       },
       { name: 'a token lifetime under a minute', props: { tokenTtl: Duration.seconds(59) }, error: /tokenTtl/ },
       { name: 'a token lifetime over a year', props: { tokenTtl: Duration.days(366) }, error: /tokenTtl/ },
-    ])('rejects $name', ({ props, error }) => {
-      const stack = new Stack(new App(), 'Invalid');
+      {
+        name: 'a rate limit and a web ACL to bring',
+        props: { rateLimit: 1000, webAclArn: FLEET_WEB_ACL_ARN },
+        error: /not both/,
+      },
+      {
+        name: 'rateLimit false and a web ACL to bring',
+        props: { rateLimit: false, webAclArn: FLEET_WEB_ACL_ARN },
+        error: /not both/,
+      },
+      { name: 'a rate limit under WAF minimum of 10', props: { rateLimit: 9 }, error: /rateLimit.*10 to/ },
+      { name: 'a rate limit over WAF maximum', props: { rateLimit: 2_000_000_001 }, error: /rateLimit/ },
+      { name: 'a fractional rate limit', props: { rateLimit: 100.5 }, error: /rateLimit/ },
+      {
+        name: 'a CloudFront (global) web ACL',
+        props: { webAclArn: 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/edge/0123abcd' },
+        error: /regional/,
+      },
+      { name: 'a web ACL ARN that is not one', props: { webAclArn: 'fleet' }, error: /webAclArn "fleet"/ },
+      {
+        name: 'a web ACL in another region than the stack',
+        props: { webAclArn: FLEET_WEB_ACL_ARN },
+        env: { account: '123456789012', region: 'us-east-1' },
+        error: /eu-west-1 but the stack deploys to us-east-1/,
+      },
+      { name: 'a reserved concurrency of 0', props: { reservedConcurrency: 0 }, error: /reservedConcurrency/ },
+      { name: 'a fractional reserved concurrency', props: { reservedConcurrency: 1.5 }, error: /reservedConcurrency/ },
+    ])('rejects $name', ({ props, env, error }) => {
+      const stack = new Stack(new App(), 'Invalid', env === undefined ? {} : { env });
       expect(() => new CertificateVendingMachine(stack, 'Cvm', props)).toThrow(error);
     });
   });
