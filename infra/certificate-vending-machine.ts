@@ -22,7 +22,7 @@ import { TOKEN_TTL_BOUNDS } from '../resolvers/core/context.ts';
 import { THING_NAME_PATTERN } from '../resolvers/core/identifiers.ts';
 import { LAMBDA_ENV } from '../resolvers/envelope.ts';
 import { createRateLimitWebAcl, DEFAULT_RATE_LIMIT, validateRateLimit, validateWebAclArn } from './api-rate-limit.ts';
-import { loadAppSyncSchema } from './appsync-prelude.ts';
+import { APPSYNC_REQUEST_LIMITS, loadAppSyncSchema } from './appsync-prelude.ts';
 import { devicePolicyDocument } from './device-policy.ts';
 import { IOT_CERTIFICATES_ARN, IOT_THINGS_ARN, resolverPolicyStatements } from './resolver-permissions.ts';
 import { rootFieldsOf } from './root-fields.ts';
@@ -171,10 +171,8 @@ export class CertificateVendingMachine extends Construct {
         ],
       },
       xrayEnabled: true,
-      // cvm's queries are three levels deep and call one resolver per root field; anything far beyond that is
-      // abuse (a device key holder batching hundreds of aliased requestCertificate calls into one request).
-      queryDepthLimit: 5,
-      resolverCountLimit: 10,
+      queryDepthLimit: APPSYNC_REQUEST_LIMITS.queryDepth,
+      resolverCountLimit: APPSYNC_REQUEST_LIMITS.resolverCount,
     });
     const apiKey = this.api.node.children.find((child) => child instanceof appsync.CfnApiKey);
     if (apiKey === undefined) throw new Error('GraphqlApi created no API key for the API_KEY mode');

@@ -12,6 +12,7 @@ import { openLocalCertificateAuthority } from '../resolvers/adapters/local-ca/au
 import { DEFAULT_SETTINGS, type CoreContext, type CoreSettings } from '../resolvers/core/context.ts';
 import { createFieldResolver } from '../resolvers/resolve-field.ts';
 import { systemClock, systemRandom } from '../resolvers/system.ts';
+import { APPSYNC_REQUEST_LIMITS } from '../infra/appsync-prelude.ts';
 import { startAppSyncTwin } from './appsync-twin/server.ts';
 import { localConfigPath, type LocalConfig } from './config.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_ADMIN_ARN, loadOrCreateCredentials } from './credentials.ts';
@@ -88,6 +89,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         },
       ],
       invoke: createFieldResolver(ctx),
+      limits: APPSYNC_REQUEST_LIMITS,
       log: (level, message, fields) => telemetry.log(level, message, fields),
     });
   } catch (error) {

@@ -195,6 +195,18 @@ describe('npm start: the local stack', () => {
     expect(missingCsr.body.errors?.[0]?.message).toMatch(/csr/);
     expect(JSON.stringify(missingCsr.body)).not.toContain(token);
 
+    // As deployed, one request may not batch more than 10 resolver calls.
+    const aliases = Array.from({ length: 11 }, (_, i) => `r${i}: requestCertificate(input: $i) { certificateId }`);
+    const batched = await post(
+      JSON.stringify({
+        query: `mutation($i: RequestCertificateInput!) { ${aliases.join(' ')} }`,
+        variables: { i: { serialNumber: 'E2E-ERR-1', registrationToken: token, csr } },
+      }),
+      { 'x-api-key': config.apiKey },
+    );
+    expect(batched.body.data).toBeNull();
+    expect(batched.body.errors?.[0]?.message).toMatch(/invokes 11 resolvers; this API allows at most 10/);
+
     // A device's API key may not read admin fields.
     const deviceReadsAdmin = await post(JSON.stringify({ query: '{ device(serialNumber: "E2E-ERR-1") { status } }' }), {
       'x-api-key': config.apiKey,
