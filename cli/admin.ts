@@ -72,7 +72,14 @@ export function addAdminCommands(program: Command, context: CliContext): void {
               progress.note(`Skipped ${serials.length} already registered: ${abbreviate(serials)}`),
             onBatchDone: (settled) => progress.advance(settled),
           },
-          flags.tokenTtl === undefined ? {} : { tokenTtlSeconds: flags.tokenTtl },
+          {
+            ...(flags.tokenTtl === undefined ? {} : { tokenTtlSeconds: flags.tokenTtl }),
+            alreadyHeld: tokens.serialsWithTokens,
+            onRetry: ({ delayMs, attempt, attempts }) =>
+              progress.note(
+                `Throttled by the API; waiting ${Math.round(delayMs / 1000)} s (try ${attempt + 1} of ${attempts}).`,
+              ),
+          },
         );
       } finally {
         progress.stop();

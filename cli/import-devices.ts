@@ -8,6 +8,7 @@
 import { parse } from 'csv-parse/sync';
 import { MAX_REGISTER_BATCH, type AdminApi } from '../client/admin-api.ts';
 import { GraphqlError } from '../client/errors.ts';
+import { retryWithBackoff, type RetryEvent, type RetryOptions } from '../client/retry.ts';
 import type { DeviceRegistration, RegisterDeviceInput } from '../client/types.ts';
 import { InputFileError } from './errors.ts';
 
@@ -70,25 +71,60 @@ export function planBatches<T>(rows: readonly T[], batchSize: number = MAX_REGIS
   return batches;
 }
 
+export interface ImportOptions {
+  readonly batchSize?: number;
+  readonly tokenTtlSeconds?: number;
+  /** Serials whose tokens an earlier run already wrote to the tokens file: skipped without asking the API. */
+  readonly alreadyHeld?: ReadonlySet<string>;
+  /** Backoff for throttled calls (HTTP 429 from the rate limit, or Throttled). Default: 10 tries, up to 60 s apart. */
+  readonly retry?: RetryOptions;
+  readonly onRetry?: (event: RetryEvent) => void;
+}
+
+/**
+ * A throttled call did nothing (WAF refused it, or the server undid its writes), so it is safe to repeat;
+ * the waits are long because a rate limit is counted over minutes.
+ */
+const IMPORT_RETRY = { attempts: 10, baseDelayMs: 2_000, maxDelayMs: 60_000 } as const;
+
 export async function importDevices(
   api: Pick<AdminApi, 'registerDevices' | 'getDevice'>,
-  rows: readonly ImportRow[],
+  allRows: readonly ImportRow[],
   hooks: ImportHooks,
-  options: { batchSize?: number; tokenTtlSeconds?: number } = {},
+  options: ImportOptions = {},
 ): Promise<ImportSummary> {
   let registered = 0;
   const skipped: string[] = [];
+  const held = allRows.filter((row) => options.alreadyHeld?.has(row.serialNumber)).map((row) => row.serialNumber);
+  if (held.length > 0) {
+    skipped.push(...held);
+    hooks.onSkipped?.(held);
+    hooks.onBatchDone?.(held.length);
+  }
+  const rows = allRows.filter((row) => !options.alreadyHeld?.has(row.serialNumber));
+  const patiently = <T>(call: () => Promise<T>): Promise<T> =>
+    retryWithBackoff(call, {
+      ...IMPORT_RETRY,
+      ...options.retry,
+      isRetryable: isThrottled,
+      ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
+    });
+  const lookups: Pick<AdminApi, 'getDevice'> = {
+    getDevice: (serialNumber) => patiently(() => api.getDevice(serialNumber)),
+  };
   for (const batch of planBatches(rows, options.batchSize)) {
     let pending: readonly ImportRow[] = batch;
     for (let round = 1; pending.length > 0; round += 1) {
       try {
-        const registrations = await api.registerDevices(pending.map((row) => toInput(row, options.tokenTtlSeconds)));
+        const registrations = await patiently(() =>
+          api.registerDevices(pending.map((row) => toInput(row, options.tokenTtlSeconds))),
+        );
         await hooks.onRegistered(registrations);
         registered += registrations.length;
         break;
       } catch (error) {
         if (!isDeviceAlreadyExists(error) || round >= MAX_ROUNDS_PER_BATCH) throw error;
-        const existing = await registeredSerials(api, pending);
+        const existing = await registeredSerials(lookups, pending);
         // The server says some exist but none do: retrying the same batch would loop, so report its answer.
         if (existing.size === 0) throw error;
         const skippedNow = pending.filter((row) => existing.has(row.serialNumber)).map((row) => row.serialNumber);
@@ -108,6 +144,10 @@ function toInput(row: ImportRow, tokenTtlSeconds: number | undefined): RegisterD
     ...(row.thingName === undefined ? {} : { thingName: row.thingName }),
     ...(tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }),
   };
+}
+
+function isThrottled(error: unknown): boolean {
+  return (error as { errorType?: unknown } | null)?.errorType === 'Throttled';
 }
 
 function isDeviceAlreadyExists(error: unknown): boolean {

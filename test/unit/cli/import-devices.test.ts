@@ -203,11 +203,51 @@ describe('importDevices', () => {
     await expect(runImport(api, rows(2))).rejects.toBe(refusal);
   });
 
+  it('skips serials whose tokens the tokens file already holds, without asking the API', async () => {
+    const fake = fakeAdminApi(['SN-1', 'SN-2']);
+    const skipped: string[][] = [];
+    const summary = await importDevices(
+      fake.api,
+      rows(3),
+      { onRegistered: async () => undefined, onSkipped: (serials) => skipped.push([...serials]) },
+      { alreadyHeld: new Set(['SN-1', 'SN-2']) },
+    );
+    expect(summary).toEqual({ registered: 1, skipped: ['SN-1', 'SN-2'] });
+    expect(fake.batches).toEqual([['SN-3']]);
+    expect(fake.lookups).toEqual([]);
+    expect(skipped).toEqual([['SN-1', 'SN-2']]);
+  });
+
+  it('waits and retries a throttled call (the rate limit refused it, so nothing happened)', async () => {
+    const fake = fakeAdminApi();
+    let throttles = 2;
+    const api: Pick<AdminApi, 'registerDevices' | 'getDevice'> = {
+      ...fake.api,
+      registerDevices: async (inputs) => {
+        if (throttles > 0) {
+          throttles -= 1;
+          throw new GraphqlError([{ errorType: 'Throttled', message: 'Too many requests.', path: [] }]);
+        }
+        return fake.api.registerDevices(inputs);
+      },
+    };
+    const waits: number[] = [];
+    const summary = await importDevices(
+      api,
+      rows(5),
+      { onRegistered: async () => undefined },
+      { retry: { sleep: async (ms) => void waits.push(ms), random: () => 0.5 } },
+    );
+    expect(summary.registered).toBe(5);
+    expect(waits).toEqual([1000, 2000]);
+  });
+
   it('stops at any other error, keeping the tokens of the batches before it', async () => {
     const fake = fakeAdminApi();
     const original = fake.api.registerDevices;
     fake.api.registerDevices = async (inputs) => {
-      if (fake.batches.length === 1) throw new GraphqlError([{ errorType: 'Throttled', message: 'Slow.', path: [] }]);
+      if (fake.batches.length === 1)
+        throw new GraphqlError([{ errorType: 'InternalError', message: 'Broken.', path: [] }]);
       return original(inputs);
     };
     const written: string[] = [];
@@ -218,7 +258,7 @@ describe('importDevices', () => {
           written.push(...registrations.map((registration) => registration.device.serialNumber));
         },
       }),
-    ).rejects.toMatchObject({ errorType: 'Throttled' });
+    ).rejects.toMatchObject({ errorType: 'InternalError' });
     expect(written).toHaveLength(100);
   });
 });
