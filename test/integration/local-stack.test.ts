@@ -73,6 +73,11 @@ async function register(serial: string): Promise<string> {
   return (JSON.parse(run.stdout) as { registrationToken: string }).registrationToken;
 }
 
+/** `cvm device enroll` against the local stack, as a device would run it. */
+function enrollWithCli(serial: string, token: string, out: string, ...flags: string[]) {
+  return cvm(['device', 'enroll', '--serial', serial, '--token', token, '--data-dir', dataDir, '--out', out, ...flags]);
+}
+
 function opensslVerify(certificateFile: string): string {
   return execFileSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', config.deviceCaFile, certificateFile], {
     encoding: 'utf8',
@@ -92,19 +97,7 @@ describe('npm start: the local stack', () => {
   it('enrolls a device with `cvm device enroll`; the certificate verifies for client auth', async () => {
     const token = await register('E2E-CLI-1');
     const out = path.join(workDir, 'cli-1');
-    const run = await cvm([
-      'device',
-      'enroll',
-      '--serial',
-      'E2E-CLI-1',
-      '--token',
-      token,
-      '--data-dir',
-      dataDir,
-      '--out',
-      out,
-      '--json',
-    ]);
+    const run = await enrollWithCli('E2E-CLI-1', token, out, '--json');
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as { certificateId: string };
     expect(opensslVerify(path.join(out, 'device.cert.pem'))).toContain(': OK');
@@ -112,19 +105,7 @@ describe('npm start: the local stack', () => {
     expect(run.stdout + run.stderr).not.toContain(token);
 
     // A retry (the device lost the answer) reuses the key and gets the same certificate.
-    const again = await cvm([
-      'device',
-      'enroll',
-      '--serial',
-      'E2E-CLI-1',
-      '--token',
-      token,
-      '--data-dir',
-      dataDir,
-      '--out',
-      out,
-      '--json',
-    ]);
+    const again = await enrollWithCli('E2E-CLI-1', token, out, '--json');
     expect(again.code).toBe(0);
     expect((JSON.parse(again.stdout) as { certificateId: string }).certificateId).toBe(result.certificateId);
   });
@@ -243,22 +224,7 @@ describe('npm start: the local stack', () => {
   it('revokes, resets and re-enrolls a device through `cvm admin`, with an audit trail', async () => {
     const token = await register('E2E-LIFE-1');
     const first = path.join(workDir, 'life-1');
-    expect(
-      (
-        await cvm([
-          'device',
-          'enroll',
-          '--serial',
-          'E2E-LIFE-1',
-          '--token',
-          token,
-          '--data-dir',
-          dataDir,
-          '--out',
-          first,
-        ])
-      ).code,
-    ).toBe(0);
+    expect((await enrollWithCli('E2E-LIFE-1', token, first)).code).toBe(0);
 
     const revoked = await cvm([
       'admin',
@@ -273,18 +239,7 @@ describe('npm start: the local stack', () => {
     expect(revoked.code).toBe(0);
     expect(JSON.parse(revoked.stdout)).toMatchObject({ status: 'REVOKED', revocationReason: 'lost in transit' });
 
-    const refused = await cvm([
-      'device',
-      'enroll',
-      '--serial',
-      'E2E-LIFE-1',
-      '--token',
-      token,
-      '--data-dir',
-      dataDir,
-      '--out',
-      first,
-    ]);
+    const refused = await enrollWithCli('E2E-LIFE-1', token, first);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('InvalidRegistrationToken');
 
@@ -292,19 +247,7 @@ describe('npm start: the local stack', () => {
     expect(reset.code).toBe(0);
     const newToken = (JSON.parse(reset.stdout) as { registrationToken: string }).registrationToken;
     const second = path.join(workDir, 'life-2');
-    const enrolled = await cvm([
-      'device',
-      'enroll',
-      '--serial',
-      'E2E-LIFE-1',
-      '--token',
-      newToken,
-      '--data-dir',
-      dataDir,
-      '--out',
-      second,
-      '--json',
-    ]);
+    const enrolled = await enrollWithCli('E2E-LIFE-1', newToken, second, '--json');
     expect(enrolled.code).toBe(0);
     expect(opensslVerify(path.join(second, 'device.cert.pem'))).toContain(': OK');
     const firstCertificate = new x509.X509Certificate(await readFile(path.join(first, 'device.cert.pem'), 'utf8'));
@@ -391,18 +334,7 @@ describe('npm start: the local stack', () => {
     );
     expect(data.device.status).toBe('ACTIVE');
     const out = path.join(workDir, 'restart-1');
-    const run = await cvm([
-      'device',
-      'enroll',
-      '--serial',
-      'E2E-RESTART-1',
-      '--token',
-      token,
-      '--data-dir',
-      dataDir,
-      '--out',
-      out,
-    ]);
+    const run = await enrollWithCli('E2E-RESTART-1', token, out);
     expect(run.code).toBe(0);
   });
 });
