@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { StartLocalStack } from '../../../cli/context.ts';
 import type { LocalConfig } from '../../../local/config.ts';
 import { createTestCa, grantFor, type RequestCertificateCall, type TestCa } from '../client/support/fake-issuer.ts';
+import { pendingDevice } from '../../support/device-fixture.ts';
 import {
   graphqlBody,
   startTestGraphqlServer,
@@ -39,19 +40,9 @@ function fakeCvmApi(ca: TestCa) {
   const devices = new Map<string, WireDevice>();
   const register = (input: { serialNumber: string; thingName?: string; attributes?: string }) => {
     const device: WireDevice = {
-      serialNumber: input.serialNumber,
+      ...pendingDevice(input.serialNumber),
       thingName: input.thingName ?? input.serialNumber,
-      status: 'PENDING',
-      locked: false,
       attributes: input.attributes ?? null,
-      certificateId: null,
-      certificateArn: null,
-      registeredAt: '2026-11-29T12:00:00.000Z',
-      tokenExpiresAt: '2026-12-06T12:00:00.000Z',
-      issuedAt: null,
-      revokedAt: null,
-      revocationReason: null,
-      updatedAt: '2026-11-29T12:00:00.000Z',
     };
     devices.set(device.serialNumber, device);
     return { registrationToken: `token-${device.serialNumber}`, tokenExpiresAt: device.tokenExpiresAt, device };

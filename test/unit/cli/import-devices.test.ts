@@ -3,24 +3,11 @@ import type { AdminApi } from '../../../client/admin-api.ts';
 import { GraphqlError } from '../../../client/errors.ts';
 import type { Device, DeviceRegistration, RegisterDeviceInput } from '../../../client/types.ts';
 import { InputFileError } from '../../../cli/errors.ts';
+import { pendingDevice } from '../../support/device-fixture.ts';
 import { importDevices, parseDeviceCsv, planBatches, type ImportRow } from '../../../cli/import-devices.ts';
 
 function device(serialNumber: string, thingName = serialNumber): Device {
-  return {
-    serialNumber,
-    thingName,
-    status: 'PENDING',
-    locked: false,
-    attributes: null,
-    certificateId: null,
-    certificateArn: null,
-    registeredAt: '2026-11-29T12:00:00.000Z',
-    tokenExpiresAt: '2026-12-06T12:00:00.000Z',
-    issuedAt: null,
-    revokedAt: null,
-    revocationReason: null,
-    updatedAt: '2026-11-29T12:00:00.000Z',
-  };
+  return pendingDevice(serialNumber, { thingName });
 }
 
 /**

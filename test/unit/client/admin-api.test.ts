@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createAdminApi, MAX_REGISTER_BATCH } from '../../../client/admin-api.ts';
 import type { GraphqlClient, GraphqlVariables } from '../../../client/graphql-client.ts';
+import { pendingDevice } from '../../support/device-fixture.ts';
 
 interface Call {
   readonly query: string;
@@ -21,22 +22,7 @@ function recordingClient(answers: readonly unknown[]): { client: GraphqlClient; 
 }
 
 function wireDevice(serialNumber: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    serialNumber,
-    thingName: serialNumber,
-    status: 'PENDING',
-    locked: false,
-    attributes: null,
-    certificateId: null,
-    certificateArn: null,
-    registeredAt: '2026-11-29T12:00:00.000Z',
-    tokenExpiresAt: '2026-12-06T12:00:00.000Z',
-    issuedAt: null,
-    revokedAt: null,
-    revocationReason: null,
-    updatedAt: '2026-11-29T12:00:00.000Z',
-    ...overrides,
-  };
+  return { ...pendingDevice(serialNumber), ...overrides };
 }
 
 function wireRegistration(serialNumber: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
