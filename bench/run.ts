@@ -19,8 +19,11 @@ import { inspectCsr } from '../resolvers/core/csr.ts';
 import { requestCertificate } from '../resolvers/core/request-certificate.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { readFile } from 'node:fs/promises';
-import { ADMIN, startCoreHarness } from '../test/support/core-harness.ts';
-import { makeCsr } from '../test/support/csr.ts';
+import { createDeviceCsr } from '../client/device-csr.ts';
+import { generateDeviceKey } from '../client/device-key.ts';
+import { openLocalCore } from '../local/local-core.ts';
+import { JsonLinesTelemetry } from '../resolvers/adapters/telemetry/json-lines-telemetry.ts';
+import { DEFAULT_SETTINGS } from '../resolvers/core/context.ts';
 
 // The SDK's Node 22 notice would interleave with the figures (see README, Requirements).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -63,7 +66,7 @@ async function runPool<T>(items: readonly T[], concurrency: number, work: (item:
 }
 
 async function benchCsrChecks(): Promise<void> {
-  const csr = await makeCsr({ commonName: 'BENCH-CSR' });
+  const csr = { csrPem: await newCsr('BENCH-CSR') };
   const rounds = 2000;
   for (let i = 0; i < 100; i += 1) await inspectCsr(csr.csrPem, 'BENCH-CSR');
   const started = performance.now();
@@ -72,7 +75,12 @@ async function benchCsrChecks(): Promise<void> {
 }
 
 async function benchCore(): Promise<void> {
-  const harness = await startCoreHarness();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'cvm-bench-core-'));
+  const harness = await openLocalCore({
+    dataDir,
+    settings: DEFAULT_SETTINGS,
+    telemetry: new JsonLinesTelemetry(() => undefined),
+  });
   try {
     const serials = Array.from({ length: DEVICES }, (_, i) => `BENCH-${String(i).padStart(6, '0')}`);
     let started = performance.now();
@@ -86,7 +94,7 @@ async function benchCore(): Promise<void> {
     report('register (core + dynalite, batches of 100)', DEVICES, performance.now() - started);
 
     const csrs = new Map<string, string>();
-    for (const serial of serials) csrs.set(serial, (await makeCsr({ commonName: serial })).csrPem);
+    for (const serial of serials) csrs.set(serial, await newCsr(serial));
     const latencies: number[] = [];
     started = performance.now();
     await runPool(serials, CONCURRENCY, async (serial) => {
@@ -102,8 +110,16 @@ async function benchCore(): Promise<void> {
     memory('after core enrollment');
   } finally {
     await harness.close();
+    await rm(dataDir, { recursive: true, force: true });
   }
 }
+
+/** A CSR made as a device makes it: its own EC P-256 key, CN = serial. */
+async function newCsr(serialNumber: string): Promise<string> {
+  return createDeviceCsr(serialNumber, await generateDeviceKey('ec-p256'));
+}
+
+const ADMIN = { kind: 'admin', arn: 'arn:aws:iam::000000000000:user/bench-admin' } as const;
 
 async function benchHttps(): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'cvm-bench-'));
@@ -141,7 +157,7 @@ async function benchHttps(): Promise<void> {
         tokens.set(registration.device.serialNumber, registration.registrationToken);
     }
     const csrs = new Map<string, string>();
-    for (const serial of serials) csrs.set(serial, (await makeCsr({ commonName: serial })).csrPem);
+    for (const serial of serials) csrs.set(serial, await newCsr(serial));
     const latencies: number[] = [];
     const started = performance.now();
     await runPool(serials, CONCURRENCY, async (serial) => {

@@ -81,8 +81,7 @@ export async function loadOrCreateDeviceKey(
   const existing = await readIfPresent(file);
   if (existing !== undefined) return importDeviceKey(file, existing, crypto);
 
-  const profile = PROFILES[keyType];
-  const generated = (await crypto.subtle.generateKey(profile.generate, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const generated = await generateKeyPair(keyType, crypto);
   const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', generated.privateKey));
   const pem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' });
   try {
@@ -92,8 +91,28 @@ export async function loadOrCreateDeviceKey(
     if (errorCode(error) === 'EEXIST') return importDeviceKey(file, await readFile(file, 'utf8'), crypto);
     throw error;
   }
-  const spki = new Uint8Array(await crypto.subtle.exportKey('spki', generated.publicKey));
-  return { type: keyType, keys: generated, spki, reused: false, warnings: [] };
+  return { ...(await describeKeyPair(keyType, generated, crypto)), reused: false, warnings: [] };
+}
+
+/** A new key of `keyType` held in memory only (benchmarks, tests); a device keeps its key with loadOrCreateDeviceKey. */
+export async function generateDeviceKey(
+  keyType: KeyType,
+  crypto: webcrypto.Crypto = globalThis.crypto,
+): Promise<DeviceKey> {
+  const generated = await generateKeyPair(keyType, crypto);
+  return { ...(await describeKeyPair(keyType, generated, crypto)), reused: false, warnings: [] };
+}
+
+async function generateKeyPair(keyType: KeyType, crypto: webcrypto.Crypto): Promise<CryptoKeyPair> {
+  return (await crypto.subtle.generateKey(PROFILES[keyType].generate, true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+async function describeKeyPair(
+  keyType: KeyType,
+  keys: CryptoKeyPair,
+  crypto: webcrypto.Crypto,
+): Promise<Pick<DeviceKey, 'type' | 'keys' | 'spki'>> {
+  return { type: keyType, keys, spki: new Uint8Array(await crypto.subtle.exportKey('spki', keys.publicKey)) };
 }
 
 async function importDeviceKey(file: string, pem: string, crypto: webcrypto.Crypto): Promise<DeviceKey> {

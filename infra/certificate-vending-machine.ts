@@ -17,18 +17,19 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../resolvers/adapters/dynamodb-table.ts';
+import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../contract/table-layout.ts';
 import { TOKEN_TTL_BOUNDS } from '../resolvers/core/context.ts';
 import { THING_NAME_PATTERN } from '../resolvers/core/identifiers.ts';
-import { LAMBDA_ENV } from '../resolvers/envelope.ts';
+import { LAMBDA_ENV } from '../contract/lambda-environment.ts';
 import { createRateLimitWebAcl, DEFAULT_RATE_LIMIT, validateRateLimit, validateWebAclArn } from './api-rate-limit.ts';
-import { APPSYNC_REQUEST_LIMITS, loadAppSyncSchema } from './appsync-prelude.ts';
+import { loadAppSyncSchema } from '../contract/appsync-prelude.ts';
+import { SCHEMA_FILE } from '../contract/schema-file.ts';
+import { APPSYNC_REQUEST_LIMITS } from '../contract/request-limits.ts';
 import { devicePolicyDocument } from './device-policy.ts';
 import { IOT_CERTIFICATES_ARN, IOT_THINGS_ARN, resolverPolicyStatements } from './resolver-permissions.ts';
-import { rootFieldsOf } from './root-fields.ts';
+import { fieldsNeedingResolvers } from '../contract/root-fields.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const SCHEMA_FILE = path.join(REPO_ROOT, 'schema.graphql');
 export const DEFAULT_RESOLVER_ENTRY = path.join(REPO_ROOT, 'resolvers', 'lambda.ts');
 export const RESOLVER_CODE_FILE = path.join(REPO_ROOT, 'resolvers', 'appsync', 'invoke.js');
 
@@ -337,7 +338,7 @@ export class CertificateVendingMachine extends Construct {
     });
     const code = appsync.Code.fromAsset(RESOLVER_CODE_FILE);
     const schema = loadAppSyncSchema(readFileSync(SCHEMA_FILE, 'utf8'), SCHEMA_FILE);
-    for (const { typeName, fieldName } of rootFieldsOf(schema)) {
+    for (const { typeName, fieldName } of fieldsNeedingResolvers(schema)) {
       dataSource.createResolver(`${typeName}${capitalize(fieldName)}Resolver`, {
         typeName,
         fieldName,

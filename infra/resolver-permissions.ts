@@ -25,7 +25,7 @@ export const IOT_THING_ACTIONS = ['iot:CreateThing', 'iot:UpdateThing'];
 export const IOT_POLICY_ATTACHMENT_ACTIONS = ['iot:AttachPolicy', 'iot:DetachPolicy'];
 export const IOT_THING_PRINCIPAL_ACTIONS = ['iot:AttachThingPrincipal', 'iot:DetachThingPrincipal'];
 
-/** The single-item reads and conditional writes of the DynamoDB store (resolvers/adapters/dynamodb-store.ts). */
+/** The single-item reads and conditional writes of the DynamoDB store (resolvers/adapters/store/dynamodb-store.ts). */
 export const DYNAMODB_TABLE_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:BatchGetItem',

@@ -13,7 +13,7 @@ import {
   ResourceNotFoundException,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { createTableInput } from '../resolvers/adapters/dynamodb-table.ts';
+import { createTableInput } from '../contract/table-layout.ts';
 
 interface DynaliteOptions {
   path?: string;

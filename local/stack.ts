@@ -6,23 +6,19 @@
 import 'reflect-metadata';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DynamoDbDeviceStore } from '../resolvers/adapters/dynamodb-store.ts';
-import { openLocalCertificateAuthority } from '../resolvers/adapters/local-ca/authority.ts';
-import { DEFAULT_SETTINGS, type CoreContext, type CoreSettings } from '../resolvers/core/context.ts';
+import { DEFAULT_SETTINGS, type CoreSettings } from '../resolvers/core/context.ts';
 import { createFieldResolver } from '../resolvers/resolve-field.ts';
-import { systemClock, systemRandom } from '../resolvers/system.ts';
-import { APPSYNC_REQUEST_LIMITS } from '../infra/appsync-prelude.ts';
+import { SCHEMA_FILE } from '../contract/schema-file.ts';
+import { APPSYNC_REQUEST_LIMITS } from '../contract/request-limits.ts';
 import { startAppSyncTwin } from './appsync-twin/server.ts';
+import { openLocalTls } from './tls/local-tls.ts';
 import { localConfigPath, type LocalConfig } from './config.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_ADMIN_ARN, loadOrCreateCredentials } from './credentials.ts';
-import { ensureTable, startDynalite } from './dynalite.ts';
-import { JsonLinesTelemetry } from './telemetry.ts';
+import { JsonLinesTelemetry } from '../resolvers/adapters/telemetry/json-lines-telemetry.ts';
 
-export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_TABLE_NAME = 'cvm-devices';
-export const LOCAL_POLICY_NAME = 'cvm-device';
-export const SCHEMA_FILE = fileURLToPath(new URL('../schema.graphql', import.meta.url));
+import { LOCAL_REGION, openLocalCore } from './local-core.ts';
+
+export { LOCAL_POLICY_NAME, LOCAL_REGION, LOCAL_TABLE_NAME } from './local-core.ts';
 
 export interface LocalStackOptions {
   readonly dataDir: string;
@@ -53,29 +49,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
 
   const credentials = await loadOrCreateCredentials(dataDir);
-  const authority = await openLocalCertificateAuthority(path.join(dataDir, 'iot'), {
-    region: LOCAL_REGION,
-    accountId: LOCAL_ACCOUNT_ID,
-    policyName: LOCAL_POLICY_NAME,
-  });
-  const dynalite = await startDynalite({ path: path.join(dataDir, 'dynamodb') });
+  // TLS material sits beside the authority's files (`iot/`), where earlier versions kept it.
+  const tls = await openLocalTls(path.join(dataDir, 'iot'));
   const telemetry = new JsonLinesTelemetry(log);
+  const core = await openLocalCore({
+    dataDir,
+    settings,
+    telemetry,
+    endpoint: { caCertificatePem: tls.ca.certPem, iotEndpoint: null },
+  });
   let twin: Awaited<ReturnType<typeof startAppSyncTwin>>;
   try {
-    await ensureTable(dynalite.client, LOCAL_TABLE_NAME);
-    const store = new DynamoDbDeviceStore({ client: dynalite.client, tableName: LOCAL_TABLE_NAME });
-    const ctx: CoreContext = {
-      store,
-      secrets: store,
-      authority: authority.authority,
-      clock: systemClock,
-      random: systemRandom,
-      telemetry,
-      settings,
-    };
     twin = await startAppSyncTwin({
       schemaSdl: await readFile(SCHEMA_FILE, 'utf8'),
-      tls: { keyPem: authority.tlsServer.keyPem, certPem: authority.tlsServer.certPem },
+      tls: { keyPem: tls.server.keyPem, certPem: tls.server.certPem },
       host: options.host ?? '127.0.0.1',
       port: options.port,
       region: LOCAL_REGION,
@@ -88,12 +75,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           accountId: LOCAL_ACCOUNT_ID,
         },
       ],
-      invoke: createFieldResolver(ctx),
+      invoke: createFieldResolver(core.ctx),
       limits: APPSYNC_REQUEST_LIMITS,
       log: (level, message, fields) => telemetry.log(level, message, fields),
     });
   } catch (error) {
-    await dynalite.close();
+    await core.close();
     throw error;
   }
 
@@ -103,8 +90,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     apiKey: credentials.apiKey,
     adminAccessKeyId: credentials.adminAccessKeyId,
     adminSecretAccessKey: credentials.adminSecretAccessKey,
-    tlsCaFile: path.resolve(authority.tlsCa.certFile),
-    deviceCaFile: path.resolve(authority.deviceCa.certFile),
+    tlsCaFile: path.resolve(tls.ca.certFile),
+    deviceCaFile: path.resolve(core.authority.deviceCa.certFile),
   };
   const configFile = localConfigPath(dataDir);
   try {
@@ -113,7 +100,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await chmod(configFile, 0o600);
   } catch (error) {
     await twin.close();
-    await dynalite.close();
+    await core.close();
     throw error;
   }
 
@@ -125,7 +112,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     close: () => {
       closing ??= (async () => {
         await twin.close();
-        await dynalite.close();
+        await core.close();
       })();
       return closing;
     },

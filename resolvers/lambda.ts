@@ -6,12 +6,14 @@
 import 'reflect-metadata';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { DynamoDbDeviceStore } from './adapters/dynamodb-store.ts';
-import { AwsIotAuthority, createIotClient } from './adapters/iot-authority.ts';
-import { PowertoolsTelemetry } from './adapters/powertools-telemetry.ts';
+import { DynamoDbSecretStore } from './adapters/store/dynamodb-secret-store.ts';
+import { DynamoDbDeviceStore } from './adapters/store/dynamodb-store.ts';
+import { AwsIotAuthority, createIotClient } from './adapters/authority/aws-iot/iot-authority.ts';
+import { PowertoolsTelemetry } from './adapters/telemetry/powertools-telemetry.ts';
 import { DEFAULT_SETTINGS, TOKEN_TTL_BOUNDS, type CoreContext, type CoreSettings } from './core/context.ts';
-import { systemClock, systemRandom } from './system.ts';
-import { LAMBDA_ENV, type ResolverEnvelope, type ResolverEvent } from './envelope.ts';
+import { systemClock, systemRandom } from './adapters/system.ts';
+import { LAMBDA_ENV } from '../contract/lambda-environment.ts';
+import type { ResolverEnvelope, ResolverEvent } from '../contract/lambda-envelope.ts';
 import { createFieldResolver } from './resolve-field.ts';
 
 /** Build the handler from an environment; exported so the wiring itself is tested. */
@@ -29,7 +31,7 @@ export function createLambdaHandler(env: Readonly<Record<string, string | undefi
   const telemetry = new PowertoolsTelemetry();
   const ctx: CoreContext = {
     store,
-    secrets: store,
+    secrets: new DynamoDbSecretStore({ client: dynamodb, tableName }),
     authority: new AwsIotAuthority({
       client: createIotClient(),
       createCertificateClient: createIotClient({ maxAttempts: 1 }),

@@ -3,15 +3,15 @@
  * hand a ResolverEvent here and get a ResolverEnvelope back. Expected failures become `{ error }`, so that
  * a client's mistake is an answer, not a Lambda failure.
  */
-import type { Caller } from './ports.ts';
+import type { Caller } from './core/ports.ts';
 import { describeError } from './core/audit.ts';
 import type { CoreContext } from './core/context.ts';
 import { CvmError, ThrottledError, isCvmError } from './core/errors.ts';
 import { getDevice, listDeviceEvents, listDevices } from './core/query-devices.ts';
 import { registerDevice, registerDevices } from './core/register-devices.ts';
 import { requestCertificate } from './core/request-certificate.ts';
-import { resetDevice, revokeDevice } from './core/revoke-and-reset.ts';
-import type { ResolverEnvelope, ResolverEvent, ResolverIdentity } from './envelope.ts';
+import { resetDevice, revokeCertificate } from './core/revoke-and-reset.ts';
+import type { ResolverEnvelope, ResolverEvent, ResolverIdentity } from '../contract/lambda-envelope.ts';
 
 type Arguments = Readonly<Record<string, unknown>>;
 type FieldResolver = (ctx: CoreContext, args: Arguments, caller: Caller) => Promise<unknown>;
@@ -36,7 +36,10 @@ export const FIELDS: Readonly<Record<string, FieldDefinition>> = {
     callers: 'admin',
     resolve: (ctx, args, caller) => registerDevices(ctx, args.input, caller),
   },
-  'Mutation.revokeCertificate': { callers: 'admin', resolve: (ctx, args, caller) => revokeDevice(ctx, args, caller) },
+  'Mutation.revokeCertificate': {
+    callers: 'admin',
+    resolve: (ctx, args, caller) => revokeCertificate(ctx, args, caller),
+  },
   'Mutation.resetDevice': { callers: 'admin', resolve: (ctx, args, caller) => resetDevice(ctx, args, caller) },
   'Query.device': { callers: 'admin', resolve: (ctx, args) => getDevice(ctx, args.serialNumber) },
   'Query.devices': { callers: 'admin', resolve: (ctx, args) => listDevices(ctx, args) },

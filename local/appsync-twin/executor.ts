@@ -17,7 +17,7 @@ import {
   validate,
 } from 'graphql';
 import type { DocumentNode, GraphQLFieldResolver, GraphQLObjectType, GraphQLSchema } from 'graphql';
-import type { ResolverEnvelope, ResolverEvent, ResolverIdentity } from '../../resolvers/envelope.ts';
+import type { ResolverEnvelope, ResolverEvent, ResolverIdentity } from '../../contract/lambda-envelope.ts';
 import { allowedAuthModes, notAuthorizedMessage } from './field-auth.ts';
 import type { AuthMode } from './field-auth.ts';
 import { exceededLimit, type RequestLimits } from './limits.ts';
@@ -99,7 +99,11 @@ function rootTypeNames(schema: GraphQLSchema): Set<string> {
   return names;
 }
 
-function rootFieldsOf(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): string[] {
+function selectedRootFields(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | undefined,
+): string[] {
   const operation = getOperationAST(document, operationName);
   if (operation === null || operation === undefined) return [];
   const rootType = schema.getRootType(operation.operation);
@@ -160,7 +164,7 @@ export function createAppSyncExecutor(options: AppSyncExecutorOptions): AppSyncE
         throw error;
       }
       const operationName = request.operationName ?? undefined;
-      const rootFields = rootFieldsOf(schema, document, operationName);
+      const rootFields = selectedRootFields(schema, document, operationName);
       const validationErrors = validate(schema, document);
       if (validationErrors.length > 0) {
         return { body: rejectedOperationResponse(validationErrors, 'validation'), rootFields };

@@ -1,10 +1,10 @@
 /**
- * The schema the twin executes: schema.graphql parsed after AppSync's prelude (infra/appsync-prelude.ts, shared
+ * The schema the twin executes: schema.graphql parsed after AppSync's prelude (contract/appsync-prelude.ts, shared
  * with the CDK app so that both read the schema the same way), with the AppSync scalars given AppSync's rules.
  */
 import { isScalarType } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
-import { loadAppSyncSchema } from '../../infra/appsync-prelude.ts';
+import { loadAppSyncSchema } from '../../contract/appsync-prelude.ts';
 import { applyAppSyncScalarRules } from './scalars.ts';
 
 /** A fresh schema for `sdl`, safe to attach resolvers to: every call builds its own types. */

@@ -16,7 +16,7 @@ import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { ResolverEnvelope, ResolverEvent } from '../../resolvers/envelope.ts';
+import type { ResolverEnvelope, ResolverEvent } from '../../contract/lambda-envelope.ts';
 import { createAuthenticator } from './authenticate.ts';
 import type { AdminCredential } from './authenticate.ts';
 import type { RequestLimits } from './limits.ts';

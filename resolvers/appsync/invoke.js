@@ -2,7 +2,7 @@
  * APPSYNC_JS resolver on the Lambda data source, the same code for every Query and Mutation field.
  *
  * It hands the Lambda only what it needs (never the request headers: they carry the API key) and turns the
- * Lambda's envelope (resolvers/envelope.ts) back into a field value or a GraphQL error with its errorType.
+ * Lambda's envelope (contract/lambda-envelope.ts) back into a field value or a GraphQL error with its errorType.
  * `@aws-appsync/utils` is provided by the AppSync runtime; this file is uploaded as is, not bundled.
  */
 import { util } from '@aws-appsync/utils';

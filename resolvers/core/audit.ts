@@ -1,5 +1,5 @@
 /** Audit events: written after the state change they describe, as their own items. */
-import type { Caller } from '../ports.ts';
+import type { Caller } from './ports.ts';
 import type { DeviceEvent, DeviceEventType } from './device.ts';
 import type { CoreContext } from './context.ts';
 

@@ -1,5 +1,5 @@
 /** What every use case is given: the ports and the settings. Built by a composition root. */
-import type { CertificateAuthority, Clock, DeviceStore, RandomSource, SecretStore, Telemetry } from '../ports.ts';
+import type { CertificateAuthority, Clock, DeviceStore, RandomSource, SecretStore, Telemetry } from './ports.ts';
 
 export interface CoreSettings {
   /** Default registration-token lifetime. */

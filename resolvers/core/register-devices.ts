@@ -6,7 +6,7 @@
  * item is created with a condition that it does not exist; if one create still loses a race, the items
  * this call created are deleted again (conditionally on being untouched) and the call fails.
  */
-import type { Caller } from '../ports.ts';
+import type { Caller } from './ports.ts';
 import { parseThingAttributes } from './attributes.ts';
 import { recordEvent } from './audit.ts';
 import { TOKEN_TTL_BOUNDS, type CoreContext } from './context.ts';

@@ -11,7 +11,7 @@
  *    first, so the stale request can no longer finish, then cleaned up and released.
  */
 import { randomUUID } from 'node:crypto';
-import type { Caller, CreatedCertificate } from '../ports.ts';
+import type { Caller, CreatedCertificate } from './ports.ts';
 import { recordEvent, describeError } from './audit.ts';
 import { certificateRefOf, discardCertificate, revokeCertificateInAuthority } from './certificate-lifecycle.ts';
 import type { CoreContext } from './context.ts';

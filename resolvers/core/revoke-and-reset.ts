@@ -3,7 +3,7 @@
  * the device item, then bring AWS IoT in line; both are safe to repeat, and repeating one finishes the
  * AWS IoT side if an earlier attempt stopped half-way.
  */
-import type { Caller } from '../ports.ts';
+import type { Caller } from './ports.ts';
 import { recordEvent } from './audit.ts';
 import { certificateRefOf, revokeCertificateInAuthority } from './certificate-lifecycle.ts';
 import type { CoreContext } from './context.ts';
@@ -20,7 +20,7 @@ const MAX_REASON_LENGTH = 256;
 const MAX_ROUNDS = 8;
 const RESET_REASON = 'Reset by an administrator';
 
-export async function revokeDevice(
+export async function revokeCertificate(
   ctx: CoreContext,
   args: { serialNumber?: unknown; reason?: unknown },
   caller: Caller,

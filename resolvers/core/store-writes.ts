@@ -1,6 +1,6 @@
 /** Conditional writes whose outcome is known even when the answer is lost. */
 import type { DeviceRecord } from './device.ts';
-import type { DeviceStore } from '../ports.ts';
+import type { DeviceStore } from './ports.ts';
 
 /**
  * Replace `next` over `expectedVersion`, and be sure of the outcome. A write can land while its answer

@@ -3,7 +3,7 @@
  * A stolen table therefore yields no usable token, and comparison is constant-time.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RandomSource } from '../ports.ts';
+import type { RandomSource } from './ports.ts';
 
 export const TOKEN_BYTES = 32;
 /** base64url of 32 bytes, without padding. */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ResolverEvent } from '../../resolvers/envelope.ts';
+import type { ResolverEvent } from '../../contract/lambda-envelope.ts';
 import { REPO_ROOT } from './cdk-support.ts';
 
 const APPSYNC_UTILS_IMPORT = "import { util } from '@aws-appsync/utils';";

@@ -12,15 +12,15 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { CfnWebACL } from 'aws-cdk-lib/aws-wafv2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../../resolvers/adapters/dynamodb-table.ts';
-import { LAMBDA_ENV } from '../../resolvers/envelope.ts';
-import { loadAppSyncSchema } from '../../infra/appsync-prelude.ts';
+import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../../contract/table-layout.ts';
+import { LAMBDA_ENV } from '../../contract/lambda-environment.ts';
+import { loadAppSyncSchema } from '../../contract/appsync-prelude.ts';
 import {
   CertificateVendingMachine,
   type CertificateVendingMachineProps,
 } from '../../infra/certificate-vending-machine.ts';
 import { CvmStack } from '../../infra/cvm-stack.ts';
-import { rootFieldsOf } from '../../infra/root-fields.ts';
+import { fieldsNeedingResolvers } from '../../contract/root-fields.ts';
 import { flatten, iamPoliciesOf, REPO_ROOT, scratchAppProps, type ScratchApp } from './cdk-support.ts';
 
 const SYNTH_TIME = new Date('2030-01-01T00:00:00Z');
@@ -126,7 +126,7 @@ describe('CertificateVendingMachine', () => {
 
     it('has one APPSYNC_JS resolver on the Lambda data source for every Query and Mutation field of the schema', () => {
       const schema = loadAppSyncSchema(readFileSync(path.join(REPO_ROOT, 'schema.graphql'), 'utf8'));
-      const expected = rootFieldsOf(schema).map(({ typeName, fieldName }) => `${typeName}.${fieldName}`);
+      const expected = fieldsNeedingResolvers(schema).map(({ typeName, fieldName }) => `${typeName}.${fieldName}`);
       const resolvers = resourcesOf(standard, 'AWS::AppSync::Resolver');
 
       expect(resolvers.map(({ Properties }) => `${Properties['TypeName']}.${Properties['FieldName']}`).sort()).toEqual(
@@ -371,7 +371,7 @@ describe('CertificateVendingMachine', () => {
   });
 
   describe('DynamoDB table', () => {
-    it('has the keys and the status index of resolvers/adapters/dynamodb-table.ts', () => {
+    it('has the keys and the status index of contract/table-layout.ts', () => {
       standard.template.hasResourceProperties('AWS::DynamoDB::Table', {
         KeySchema: [
           { AttributeName: PARTITION_KEY, KeyType: 'HASH' },

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openLocalCertificateAuthority } from '../../resolvers/adapters/local-ca/authority.ts';
-import type { LocalCertificateAuthority } from '../../resolvers/adapters/local-ca/authority.ts';
+import { openLocalCertificateAuthority } from '../../resolvers/adapters/authority/local-ca/authority.ts';
+import type { LocalCertificateAuthority } from '../../resolvers/adapters/authority/local-ca/authority.ts';
 import { DEFAULT_SETTINGS, type CoreContext, type CoreSettings } from '../../resolvers/core/context.ts';
 import type {
   CertificateAuthority,
@@ -18,7 +18,7 @@ import type {
   MetricName,
   RandomSource,
   Telemetry,
-} from '../../resolvers/ports.ts';
+} from '../../resolvers/core/ports.ts';
 import { startTestTable, type TestTable } from './dynalite.ts';
 
 export class ManualClock implements Clock {
@@ -157,7 +157,7 @@ export async function startCoreHarness(settings: Partial<CoreSettings> = {}): Pr
   const telemetry = new RecordingTelemetry();
   const ctx: CoreContext = {
     store: table.store,
-    secrets: table.store,
+    secrets: table.secrets,
     authority,
     clock,
     random: cryptoRandom,

@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ensureTable, startDynalite } from '../../local/dynalite.ts';
-import { DynamoDbDeviceStore } from '../../resolvers/adapters/dynamodb-store.ts';
+import { DynamoDbSecretStore } from '../../resolvers/adapters/store/dynamodb-secret-store.ts';
+import { DynamoDbDeviceStore } from '../../resolvers/adapters/store/dynamodb-store.ts';
 
 export interface TestTable {
   readonly endpoint: string;
@@ -16,6 +17,8 @@ export interface TestTable {
   readonly tableName: string;
   /** A store on the table; build more with `new DynamoDbDeviceStore({ client, tableName })`. */
   readonly store: DynamoDbDeviceStore;
+  /** The secret store on the same table. */
+  readonly secrets: DynamoDbSecretStore;
   /** Stops dynalite; its data is gone. */
   close(): Promise<void>;
 }
@@ -34,6 +37,7 @@ export async function startTestTable(): Promise<TestTable> {
     client: dynalite.client,
     tableName,
     store: new DynamoDbDeviceStore({ client: dynalite.client, tableName }),
+    secrets: new DynamoDbSecretStore({ client: dynalite.client, tableName }),
     close: () => dynalite.close(),
   };
 }

@@ -1,14 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ResolverEnvelope, ResolverEvent } from '../../../../resolvers/envelope.ts';
+import type { ResolverEnvelope, ResolverEvent } from '../../../../contract/lambda-envelope.ts';
 import {
   UNHANDLED_LAMBDA_ERROR_TYPE,
   UNHANDLED_LAMBDA_MESSAGE,
   createAppSyncExecutor,
 } from '../../../../local/appsync-twin/executor.ts';
 import type { Caller } from '../../../../local/appsync-twin/executor.ts';
+import { readSchemaSdl } from '../../../../contract/schema-file.ts';
 
-const schemaSdl = readFileSync(new URL('../../../../schema.graphql', import.meta.url), 'utf8');
+const schemaSdl = readSchemaSdl();
 
 const DEVICE = {
   serialNumber: 'SN-1',

@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { assertObjectType } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { allowedAuthModes, notAuthorizedMessage } from '../../../../local/appsync-twin/field-auth.ts';
 import type { AuthMode } from '../../../../local/appsync-twin/field-auth.ts';
 import { loadTwinSchema } from '../../../../local/appsync-twin/schema.ts';
+import { readSchemaSdl } from '../../../../contract/schema-file.ts';
 
-const cvmSchema = loadTwinSchema(readFileSync(new URL('../../../../schema.graphql', import.meta.url), 'utf8'));
+const cvmSchema = loadTwinSchema(readSchemaSdl());
 
 const rulesSchema = loadTwinSchema(`
   type Query {

@@ -1,0 +1,9 @@
+/** Environment variables the Lambda composition root reads (and nothing else reads env). */
+export const LAMBDA_ENV = {
+  tableName: 'CVM_TABLE_NAME',
+  devicePolicyName: 'CVM_DEVICE_POLICY_NAME',
+  /** Optional: prefix for thing names that default to the serial number. */
+  thingNamePrefix: 'CVM_THING_NAME_PREFIX',
+  /** Optional: default registration-token lifetime in seconds (7 days when unset). */
+  tokenTtlSeconds: 'CVM_TOKEN_TTL_SECONDS',
+} as const;

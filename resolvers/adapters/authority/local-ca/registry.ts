@@ -1,0 +1,181 @@
+/**
+ * What the local authority remembers, like AWS IoT's registry: certificates with their status and
+ * attached policies, and things with their attributes and attached principals.
+ *
+ * One JSON file per record (`certificates/<id>.json`, `things/<sha256 of name>.json`), each replaced
+ * atomically, so that a write costs the same with ten devices or ten thousand and a killed process never
+ * leaves a torn record (records are not flushed one by one: see applyChange). Changes to one record are
+ * serialized within the process (a promise chain per record); the local stack runs one process per data
+ * directory, so nothing coordinates across processes.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CertificateStatus } from '../../../core/ports.ts';
+import { isTemporaryFileName, readFileIfPresent, writeFileAtomic } from './atomic-file.ts';
+
+export interface CertificateRecord {
+  /** Lowercase hex SHA-256 of the certificate DER. */
+  readonly id: string;
+  readonly arn: string;
+  readonly pem: string;
+  readonly status: CertificateStatus;
+  /** ISO-8601. */
+  readonly createdAt: string;
+  /** Names of the policies attached to the certificate. */
+  readonly policies: readonly string[];
+  /**
+   * Names of the things the certificate is attached to: the other side of ThingRecord.principals, kept
+   * so that deleting a certificate need not read every thing.
+   */
+  readonly things: readonly string[];
+}
+
+export interface ThingRecord {
+  readonly name: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  /** ARNs of the certificates attached to the thing. */
+  readonly principals: readonly string[];
+  /** ISO-8601. */
+  readonly createdAt: string;
+}
+
+/**
+ * A change to one record: given the record as stored (undefined when absent), return it as it should be
+ * stored, or undefined to delete it. Returning `current` itself writes nothing. Throwing leaves the record
+ * as it was and rejects the update with that error.
+ */
+export type RecordChange<T> = (current: T | undefined) => T | undefined;
+
+const CERTIFICATES_DIRECTORY = 'certificates';
+const THINGS_DIRECTORY = 'things';
+const CERTIFICATE_ID_PATTERN = /^[0-9a-f]{64}$/;
+/** Records the list methods read at once: enough to overlap I/O, few enough to stay far below the open-files limit. */
+const LIST_READ_BATCH = 64;
+
+export class CertificateRegistry {
+  private readonly pending = new Map<string, Promise<void>>();
+
+  private constructor(private readonly directory: string) {}
+
+  static async open(directory: string): Promise<CertificateRegistry> {
+    await mkdir(join(directory, CERTIFICATES_DIRECTORY), { recursive: true, mode: 0o700 });
+    await mkdir(join(directory, THINGS_DIRECTORY), { recursive: true, mode: 0o700 });
+    return new CertificateRegistry(directory);
+  }
+
+  async getCertificate(id: string): Promise<CertificateRecord | undefined> {
+    const file = this.certificateFile(id);
+    return file === undefined ? undefined : readRecord<CertificateRecord>(file);
+  }
+
+  async getThing(name: string): Promise<ThingRecord | undefined> {
+    return readRecord<ThingRecord>(this.thingFile(name));
+  }
+
+  /** Every certificate, oldest first. */
+  async listCertificates(): Promise<CertificateRecord[]> {
+    const records = await readAllRecords<CertificateRecord>(join(this.directory, CERTIFICATES_DIRECTORY));
+    return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** Every thing, by name. */
+  async listThings(): Promise<ThingRecord[]> {
+    const records = await readAllRecords<ThingRecord>(join(this.directory, THINGS_DIRECTORY));
+    return records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Apply `change` to the certificate `id` after every earlier change to it has finished; resolves to the result. */
+  updateCertificate(id: string, change: RecordChange<CertificateRecord>): Promise<CertificateRecord | undefined> {
+    const file = this.certificateFile(id);
+    if (file === undefined) {
+      // Not an id this registry could ever hold: treat it as absent, without touching the file system.
+      return Promise.resolve().then(() => {
+        const next = change(undefined);
+        if (next !== undefined) {
+          throw new Error(`Not a certificate id: ${JSON.stringify(id)}`);
+        }
+        return undefined;
+      });
+    }
+    return this.serialized(file, () => applyChange(file, change));
+  }
+
+  /** Apply `change` to the thing `name` after every earlier change to it has finished; resolves to the result. */
+  updateThing(name: string, change: RecordChange<ThingRecord>): Promise<ThingRecord | undefined> {
+    const file = this.thingFile(name);
+    return this.serialized(file, () => applyChange(file, change));
+  }
+
+  private certificateFile(id: string): string | undefined {
+    return CERTIFICATE_ID_PATTERN.test(id) ? join(this.directory, CERTIFICATES_DIRECTORY, `${id}.json`) : undefined;
+  }
+
+  /** Thing names may hold `:` (special on some file systems) or differ only in case: files are named by hash. */
+  private thingFile(name: string): string {
+    const digest = createHash('sha256').update(name, 'utf8').digest('hex');
+    return join(this.directory, THINGS_DIRECTORY, `${digest}.json`);
+  }
+
+  private serialized<R>(key: string, task: () => Promise<R>): Promise<R> {
+    const previous = this.pending.get(key) ?? Promise.resolve();
+    const result = previous.then(task);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pending.set(key, settled);
+    void settled.then(() => {
+      if (this.pending.get(key) === settled) {
+        this.pending.delete(key);
+      }
+    });
+    return result;
+  }
+}
+
+async function applyChange<T>(file: string, change: RecordChange<T>): Promise<T | undefined> {
+  const current = await readRecord<T>(file);
+  const next = change(current);
+  if (next === current) {
+    return current;
+  }
+  if (next === undefined) {
+    await unlink(file).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw error;
+      }
+    });
+    return undefined;
+  }
+  // Not flushed: this registry stands in for AWS IoT on a developer's machine, where a killed process is
+  // common (atomic rename covers it) and a power cut is not; flushing would make enrollment several times slower.
+  await writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`, { durable: false });
+  return next;
+}
+
+async function readRecord<T>(file: string): Promise<T | undefined> {
+  const content = await readFileIfPresent(file);
+  if (content === undefined) return undefined;
+  try {
+    return JSON.parse(content) as T;
+  } catch (error) {
+    throw new Error(`The registry record ${file} is not valid JSON.`, { cause: error });
+  }
+}
+
+async function readAllRecords<T>(directory: string): Promise<T[]> {
+  const names = (await readdir(directory)).filter((name) => name.endsWith('.json') && !isTemporaryFileName(name));
+  const records: T[] = [];
+  for (let start = 0; start < names.length; start += LIST_READ_BATCH) {
+    const batch = names.slice(start, start + LIST_READ_BATCH);
+    const read = await Promise.all(batch.map((name) => readRecord<T>(join(directory, name))));
+    // A record deleted between readdir and readFile is simply no longer there.
+    for (const record of read) {
+      if (record !== undefined) {
+        records.push(record);
+      }
+    }
+  }
+  return records;
+}

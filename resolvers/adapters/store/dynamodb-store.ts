@@ -1,0 +1,345 @@
+/**
+ * The DeviceStore on the one DynamoDB table (layout: contract/table-layout.ts).
+ * It only marshals items and translates DynamoDB's errors into the core's; every rule about what a
+ * write means lives in the core. Every write is a single-item conditional write, because dynalite has
+ * no transactions and ignores ReturnValuesOnConditionCheckFailure.
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../core/device.ts';
+import { ConditionFailedError, CvmError, ThrottledError } from '../../core/errors.ts';
+import type { DeviceStore, Page } from '../../core/ports.ts';
+import { sendTranslated } from './dynamodb-errors.ts';
+import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../../../contract/table-layout.ts';
+
+export interface DynamoDbDeviceStoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  /** Wait between retries of unprocessed batch keys. Default: a real timer; tests pass one that returns at once. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** BatchGetItem's limit of keys per request. */
+const BATCH_GET_LIMIT = 100;
+/** Attempts at a batch before its still-unprocessed keys are reported as throttling. */
+const BATCH_GET_ATTEMPTS = 5;
+const BATCH_GET_FIRST_BACKOFF_MS = 25;
+/** Far longer than any key this store hands out; refuses to parse anything bigger. */
+const MAX_CURSOR_LENGTH = 2048;
+
+const DEVICE_SORT_KEY = 'DEVICE';
+const EVENT_SORT_KEY_PREFIX = 'EVENT#';
+
+type Item = Record<string, unknown>;
+type Key = Record<string, string>;
+
+const devicePartitionKey = (serialNumber: string): string => `DEVICE#${serialNumber}`;
+const thingNameKey = (thingName: string): Key => ({ [PARTITION_KEY]: `THING#${thingName}`, [SORT_KEY]: 'THING' });
+
+export class DynamoDbDeviceStore implements DeviceStore {
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: DynamoDbDeviceStoreOptions) {
+    this.documents = DynamoDBDocumentClient.from(options.client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    this.tableName = options.tableName;
+    this.sleep = options.sleep ?? ((ms) => sleepFor(ms));
+  }
+
+  async get(serialNumber: string): Promise<DeviceRecord | undefined> {
+    const { Item: item } = await this.call(() =>
+      this.documents.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: deviceKey(serialNumber),
+          // The core reads right after losing a condition to learn why: it must see the winning write.
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return item === undefined ? undefined : toDeviceRecord(item);
+  }
+
+  async getMany(serialNumbers: readonly string[]): Promise<DeviceRecord[]> {
+    // BatchGetItem refuses a request that names the same key twice.
+    const unique = [...new Set(serialNumbers)];
+    const chunks: string[][] = [];
+    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+      chunks.push(unique.slice(start, start + BATCH_GET_LIMIT));
+    }
+    const found = (await Promise.all(chunks.map((chunk) => this.batchGet(chunk.map(deviceKey))))).flat();
+    const bySerial = new Map(found.map((record) => [record.serialNumber, record]));
+    return unique.flatMap((serialNumber) => bySerial.get(serialNumber) ?? []);
+  }
+
+  async create(record: DeviceRecord): Promise<void> {
+    await this.call(() =>
+      this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: toDeviceItem(record),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+        }),
+      ),
+    );
+  }
+
+  async replace(record: DeviceRecord, expectedVersion: number): Promise<void> {
+    if (record.version !== expectedVersion + 1) {
+      throw new Error(
+        `A replaced device must carry version ${expectedVersion + 1} (expected ${expectedVersion} + 1), not ${record.version}.`,
+      );
+    }
+    await this.call(() =>
+      this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: toDeviceItem(record),
+          ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
+          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
+          ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
+        }),
+      ),
+    );
+  }
+
+  async delete(serialNumber: string, expectedVersion: number): Promise<void> {
+    await this.call(() =>
+      this.documents.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: deviceKey(serialNumber),
+          ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
+          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
+          ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
+        }),
+      ),
+    );
+  }
+
+  async reserveThingName(thingName: string, serialNumber: string): Promise<void> {
+    await this.call(() =>
+      this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...thingNameKey(thingName), thingName, serialNumber },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #serialNumber = :serialNumber',
+          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#serialNumber': 'serialNumber' },
+          ExpressionAttributeValues: { ':serialNumber': serialNumber },
+        }),
+      ),
+    );
+  }
+
+  async releaseThingName(thingName: string, serialNumber: string): Promise<void> {
+    await this.call(() =>
+      this.documents.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: thingNameKey(thingName),
+          ConditionExpression: '#serialNumber = :serialNumber',
+          ExpressionAttributeNames: { '#serialNumber': 'serialNumber' },
+          ExpressionAttributeValues: { ':serialNumber': serialNumber },
+        }),
+      ),
+    );
+  }
+
+  async listByStatus(status: DeviceStatus, limit: number, cursor?: string): Promise<Page<DeviceRecord>> {
+    const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isStatusIndexKeyOf(status));
+    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
+      this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: STATUS_INDEX.name,
+          KeyConditionExpression: '#status = :status',
+          ExpressionAttributeNames: { '#status': STATUS_INDEX.partitionKey },
+          ExpressionAttributeValues: { ':status': status },
+          Limit: limit,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        }),
+      ),
+    );
+    return toPage(items.map(toDeviceRecord), lastKey);
+  }
+
+  async appendEvent(event: DeviceEvent): Promise<void> {
+    // A random suffix keeps two events of the same millisecond apart; on the rare clash, draw again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.call(() =>
+          this.documents.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: toEventItem(event),
+              ConditionExpression: 'attribute_not_exists(#pk)',
+              ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+            }),
+          ),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError) || attempt === 3) throw error;
+      }
+    }
+  }
+
+  async listEvents(serialNumber: string, limit: number, cursor?: string): Promise<Page<DeviceEvent>> {
+    const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isEventKeyOf(serialNumber));
+    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
+      this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :eventPrefix)',
+          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
+          ExpressionAttributeValues: { ':pk': devicePartitionKey(serialNumber), ':eventPrefix': EVENT_SORT_KEY_PREFIX },
+          ScanIndexForward: false,
+          Limit: limit,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        }),
+      ),
+    );
+    return toPage(items.map(toDeviceEvent), lastKey);
+  }
+
+  private async batchGet(keys: Key[]): Promise<DeviceRecord[]> {
+    const records: DeviceRecord[] = [];
+    let pending = keys;
+    for (let attempt = 1; ; attempt++) {
+      const { Responses: responses, UnprocessedKeys: unprocessed } = await this.call(() =>
+        this.documents.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        ),
+      );
+      records.push(...(responses?.[this.tableName] ?? []).map(toDeviceRecord));
+      pending = (unprocessed?.[this.tableName]?.Keys ?? []) as Key[];
+      if (pending.length === 0) return records;
+      if (attempt === BATCH_GET_ATTEMPTS) {
+        throw new ThrottledError(
+          `DynamoDB left ${pending.length} keys of a batch read unprocessed after ${BATCH_GET_ATTEMPTS} attempts.`,
+        );
+      }
+      // Unprocessed keys mean the table is busy: back off exponentially, with full jitter.
+      await this.sleep(Math.random() * BATCH_GET_FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+    }
+  }
+
+  /** Every call to DynamoDB goes through here, so that every error is translated the same way. */
+  private call<Output>(request: () => Promise<Output>): Promise<Output> {
+    return sendTranslated(request);
+  }
+}
+
+function deviceKey(serialNumber: string): Key {
+  return { [PARTITION_KEY]: devicePartitionKey(serialNumber), [SORT_KEY]: DEVICE_SORT_KEY };
+}
+
+function toDeviceItem(record: DeviceRecord): Item {
+  return { ...record, ...deviceKey(record.serialNumber) };
+}
+
+function toDeviceRecord(item: Item): DeviceRecord {
+  const { [PARTITION_KEY]: _partitionKey, [SORT_KEY]: _sortKey, ...record } = item;
+  return record as unknown as DeviceRecord;
+}
+
+/**
+ * Orders events written by this process within one millisecond (a reset writes REVOKED then RESET);
+ * the random part keeps writers in different processes apart.
+ */
+let eventSequence = 0;
+
+function toEventItem(event: DeviceEvent): Item {
+  eventSequence = (eventSequence + 1) % 1_000_000;
+  const suffix = `${String(eventSequence).padStart(6, '0')}${randomBytes(4).toString('hex')}`;
+  // The type is stored as `eventType`, and there is no `status`: events must stay out of the status index.
+  return {
+    [PARTITION_KEY]: devicePartitionKey(event.serialNumber),
+    [SORT_KEY]: `${EVENT_SORT_KEY_PREFIX}${event.at}#${suffix}`,
+    serialNumber: event.serialNumber,
+    eventType: event.type,
+    at: event.at,
+    actor: event.actor,
+    ...(event.details === undefined ? {} : { details: event.details }),
+  };
+}
+
+function toDeviceEvent(item: Item): DeviceEvent {
+  const event = {
+    serialNumber: item['serialNumber'],
+    type: item['eventType'],
+    at: item['at'],
+    actor: item['actor'],
+    ...(item['details'] === undefined ? {} : { details: item['details'] }),
+  };
+  return event as DeviceEvent;
+}
+
+function toPage<T>(items: T[], lastKey: Item | undefined): Page<T> {
+  return lastKey === undefined ? { items } : { items, cursor: encodeCursor(lastKey) };
+}
+
+function encodeCursor(lastKey: Item): string {
+  return Buffer.from(JSON.stringify(lastKey), 'utf8').toString('base64url');
+}
+
+/**
+ * Read back a cursor this store handed out. The core signs cursors before a client sees them, but a
+ * cursor of another query (or a bug) must still not become an arbitrary ExclusiveStartKey.
+ */
+function decodeCursor(cursor: string, isValidKey: (key: Key) => boolean): Key {
+  const invalid = (cause?: unknown) =>
+    new CvmError('InvalidInput', 'The nextToken is not valid for this query.', cause === undefined ? {} : { cause });
+  if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch (error) {
+    throw invalid(error);
+  }
+  if (!isStringRecord(decoded) || !isValidKey(decoded)) throw invalid();
+  return decoded;
+}
+
+function isStringRecord(value: unknown): value is Key {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((field) => typeof field === 'string')
+  );
+}
+
+function hasExactlyKeys(key: Key, names: readonly string[]): boolean {
+  const present = Object.keys(key);
+  return present.length === names.length && names.every((name) => Object.hasOwn(key, name));
+}
+
+/** A status index key names the index keys and the table keys of one device item of that status. */
+function isStatusIndexKeyOf(status: DeviceStatus): (key: Key) => boolean {
+  return (key) =>
+    hasExactlyKeys(key, [PARTITION_KEY, SORT_KEY, STATUS_INDEX.partitionKey, STATUS_INDEX.sortKey]) &&
+    key[STATUS_INDEX.partitionKey] === status &&
+    key[SORT_KEY] === DEVICE_SORT_KEY &&
+    key[PARTITION_KEY] === devicePartitionKey(key[STATUS_INDEX.sortKey] ?? '');
+}
+
+function isEventKeyOf(serialNumber: string): (key: Key) => boolean {
+  return (key) =>
+    hasExactlyKeys(key, [PARTITION_KEY, SORT_KEY]) &&
+    key[PARTITION_KEY] === devicePartitionKey(serialNumber) &&
+    (key[SORT_KEY] ?? '').startsWith(EVENT_SORT_KEY_PREFIX);
+}

@@ -1,0 +1,104 @@
+/**
+ * The interfaces the core needs from the world. The core imports these and nothing else with I/O;
+ * the composition roots (resolvers/lambda.ts, local/) pass real implementations in.
+ */
+import type { DeviceEvent, DeviceRecord, DeviceStatus } from './device.ts';
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Opaque to the core; present when more items follow. */
+  readonly cursor?: string;
+}
+
+/**
+ * Persistence of devices and their events. Every write is a single-item conditional write
+ * (no transactions: dynalite has none). Losing a condition throws ConditionFailedError.
+ */
+export interface DeviceStore {
+  get(serialNumber: string): Promise<DeviceRecord | undefined>;
+  /** Many devices at once; unknown serials are simply absent from the answer. */
+  getMany(serialNumbers: readonly string[]): Promise<DeviceRecord[]>;
+  /** Create a device that must not exist yet. */
+  create(record: DeviceRecord): Promise<void>;
+  /**
+   * Replace a device if its stored version still equals `expectedVersion`.
+   * The new record must carry version = expectedVersion + 1.
+   */
+  replace(record: DeviceRecord, expectedVersion: number): Promise<void>;
+  /** Delete a device only if its stored version still equals `expectedVersion` (undoing a partial batch). */
+  delete(serialNumber: string, expectedVersion: number): Promise<void>;
+  /**
+   * Reserve a thing name for one device, so that no two devices share a thing (and with it a client id and
+   * topics under the device policy). Reserving again for the same serial succeeds; a name held by another
+   * serial throws ConditionFailedError.
+   */
+  reserveThingName(thingName: string, serialNumber: string): Promise<void>;
+  /** Give a reservation back (undoing a partial batch); only the serial that holds it can. */
+  releaseThingName(thingName: string, serialNumber: string): Promise<void>;
+  /**
+   * Devices of one status, served by the status index, ordered by serial number.
+   * `cursor` is the store's own continuation (the core wraps it into a signed nextToken).
+   */
+  listByStatus(status: DeviceStatus, limit: number, cursor?: string): Promise<Page<DeviceRecord>>;
+  appendEvent(event: DeviceEvent): Promise<void>;
+  /** Newest first. */
+  listEvents(serialNumber: string, limit: number, cursor?: string): Promise<Page<DeviceEvent>>;
+}
+
+export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED';
+
+export interface CreatedCertificate {
+  /** Lowercase hex SHA-256 of the certificate DER (as AWS IoT computes it). */
+  readonly certificateId: string;
+  readonly certificateArn: string;
+  readonly certificatePem: string;
+}
+
+/**
+ * AWS IoT, or the local CA standing in for it. Every method that undoes something is idempotent:
+ * undoing what is already undone (or never existed) succeeds. Throttling throws ThrottledError.
+ */
+export interface CertificateAuthority {
+  /** Sign the CSR. The certificate starts INACTIVE so that a crash before it is recorded leaves nothing usable. */
+  createCertificate(csrPem: string): Promise<CreatedCertificate>;
+  /** Create the thing, or, when it exists, set its attributes to these (the registration is the source of truth). */
+  ensureThing(thingName: string, attributes: Readonly<Record<string, string>>): Promise<void>;
+  attachPolicy(certificateArn: string): Promise<void>;
+  attachThingPrincipal(thingName: string, certificateArn: string): Promise<void>;
+  setCertificateStatus(certificateId: string, status: CertificateStatus): Promise<void>;
+  detachPolicy(certificateArn: string): Promise<void>;
+  detachThingPrincipal(thingName: string, certificateArn: string): Promise<void>;
+  deleteCertificate(certificateId: string): Promise<void>;
+  /** What a device needs to connect: the CA to trust for the endpoint and the endpoint itself (cached). */
+  connectionInfo(): Promise<{ caCertificatePem: string; iotEndpoint: string | null }>;
+}
+
+export interface Clock {
+  now(): Date;
+  /** Wait, for backoff. Tests replace it. */
+  sleep(ms: number): Promise<void>;
+}
+
+export interface RandomSource {
+  bytes(length: number): Uint8Array;
+}
+
+/** Who is calling: an admin (IAM ARN) or a device (API key). */
+export type Caller = { readonly kind: 'admin'; readonly arn: string } | { readonly kind: 'device' };
+
+export type MetricName = 'CertificateIssued' | 'RequestFailed' | 'Throttled';
+
+/**
+ * Logs and metrics. Implementations write structured JSON. Callers pass only safe fields:
+ * never a token, a private key, a CSR or a whole request.
+ */
+export interface Telemetry {
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Readonly<Record<string, unknown>>): void;
+  count(metric: MetricName, dimensions?: Readonly<Record<string, string>>): void;
+}
+
+/** Secrets the service keeps for itself (the key that signs paging tokens), created once and kept. */
+export interface SecretStore {
+  /** Return the secret called `name`, storing `fresh` as it the first time (first writer wins). */
+  getOrCreate(name: string, fresh: Uint8Array): Promise<Uint8Array>;
+}

@@ -1,0 +1,422 @@
+import { Agent, request as httpsRequest } from 'node:https';
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ResolverEnvelope, ResolverEvent } from '../../../contract/lambda-envelope.ts';
+import { startAppSyncTwin } from '../../../local/appsync-twin/server.ts';
+import type { RunningAppSyncTwin } from '../../../local/appsync-twin/server.ts';
+import { signAppSyncRequest } from '../../../client/sigv4.ts';
+import { readSchemaSdl } from '../../../contract/schema-file.ts';
+
+const REGION = 'us-east-1';
+const API_KEY = 'da2-integrationtestdevicekey';
+const ADMIN = {
+  accessKeyId: 'AKIDLOCALADMIN000001',
+  secretAccessKey: 'local-secret-key-for-tests-only',
+  userArn: 'arn:aws:iam::000000000000:user/cvm-local-admin',
+  accountId: '000000000000',
+};
+const GRANT = {
+  serialNumber: 'SN-1',
+  thingName: 'SN-1',
+  certificateId: 'ab'.repeat(32),
+  certificateArn: `arn:aws:iot:us-east-1:000000000000:cert/${'ab'.repeat(32)}`,
+  certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+  caCertificatePem: '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n',
+  iotEndpoint: null,
+  issuedAt: '2025-03-04T05:06:07.000Z',
+};
+const DEVICE = {
+  serialNumber: 'SN-1',
+  thingName: 'SN-1',
+  status: 'ACTIVE',
+  locked: false,
+  registeredAt: '2025-03-04T05:06:07.000Z',
+  updatedAt: '2025-03-04T05:06:07.000Z',
+};
+
+const REQUEST_CERTIFICATE = `mutation Enroll($input: RequestCertificateInput!) {
+  requestCertificate(input: $input) { serialNumber certificateId issuedAt }
+}`;
+const DEVICE_QUERY = 'query One($serial: String!) { device(serialNumber: $serial) { serialNumber status } }';
+
+interface TwinResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: { data?: unknown; errors?: Record<string, unknown>[] };
+}
+
+/** A throwaway certificate for 127.0.0.1 and localhost, self-signed, so the client can trust exactly it. */
+async function throwawayTls(): Promise<{ keyPem: string; certPem: string }> {
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=localhost',
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 60 * 60_000),
+    signingAlgorithm: algorithm,
+    keys,
+    extensions: [
+      new x509.SubjectAlternativeNameExtension([
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'dns', value: 'localhost' },
+      ]),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    ],
+  });
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+  return { keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'), certPem: certificate.toString('pem') };
+}
+
+describe('AppSync twin over HTTPS', () => {
+  let twin: RunningAppSyncTwin;
+  let ca: string;
+  const events: ResolverEvent[] = [];
+  const logLines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+
+  async function invoke(event: ResolverEvent): Promise<ResolverEnvelope> {
+    events.push(event);
+    if (event.fieldName === 'device') return { data: DEVICE };
+    const input = event.arguments['input'] as { registrationToken?: string } | undefined;
+    if (input?.registrationToken === 'wrong-token') {
+      return { error: { errorType: 'InvalidRegistrationToken', message: 'The registration token is not valid.' } };
+    }
+    return { data: GRANT };
+  }
+
+  function send(options: {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  }): Promise<TwinResponse> {
+    const target = new URL(options.path ?? '', twin.url);
+    const body = options.body ?? '';
+    return new Promise((resolve, reject) => {
+      const outgoing = httpsRequest(
+        target,
+        {
+          method: options.method ?? 'POST',
+          ca,
+          headers: {
+            'content-type': 'application/json',
+            ...options.headers,
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              body: text === '' ? {} : JSON.parse(text),
+            });
+          });
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+  }
+
+  const withApiKey = (query: string, variables: Record<string, unknown>, apiKey = API_KEY) =>
+    send({ headers: { 'x-api-key': apiKey }, body: JSON.stringify({ query, variables }) });
+
+  async function signedPost(
+    query: string,
+    variables: Record<string, unknown>,
+    secretAccessKey = ADMIN.secretAccessKey,
+  ) {
+    const body = JSON.stringify({ query, variables });
+    const headers = await signAppSyncRequest({
+      url: twin.url,
+      body,
+      region: REGION,
+      credentials: { ...ADMIN, secretAccessKey },
+    });
+    return send({ headers, body });
+  }
+
+  beforeAll(async () => {
+    const tls = await throwawayTls();
+    ca = tls.certPem;
+    twin = await startAppSyncTwin({
+      schemaSdl: readSchemaSdl(),
+      tls,
+      port: 0,
+      region: REGION,
+      apiKeys: [API_KEY],
+      adminCredentials: [ADMIN],
+      invoke,
+      log: (level, message, fields) => logLines.push({ level, message, ...(fields === undefined ? {} : { fields }) }),
+    });
+  });
+
+  afterAll(async () => {
+    await twin.close();
+  });
+
+  beforeEach(() => {
+    events.length = 0;
+  });
+
+  it('serves https://127.0.0.1:<port>/graphql', () => {
+    expect(twin.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/graphql$/);
+  });
+
+  it('hands an API-key requestCertificate to invoke with no identity and returns its data', async () => {
+    const input = { serialNumber: 'SN-1', registrationToken: 'good-token', csr: '-----BEGIN CERTIFICATE REQUEST-----' };
+
+    const response = await withApiKey(REQUEST_CERTIFICATE, { input });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      data: {
+        requestCertificate: { serialNumber: 'SN-1', certificateId: GRANT.certificateId, issuedAt: GRANT.issuedAt },
+      },
+    });
+    expect(events).toEqual([
+      { parentTypeName: 'Mutation', fieldName: 'requestCertificate', arguments: { input }, identity: null },
+    ]);
+  });
+
+  it('answers an API-key call to device with Unauthorized and null data, without invoking', async () => {
+    const response = await withApiKey(DEVICE_QUERY, { serial: 'SN-1' });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      data: { device: null },
+      errors: [
+        {
+          path: ['device'],
+          data: null,
+          errorType: 'Unauthorized',
+          errorInfo: null,
+          locations: [{ line: 1, column: 31, sourceName: null }],
+          message: 'Not Authorized to access device on type Query',
+        },
+      ],
+    });
+    expect(events).toEqual([]);
+  });
+
+  it('hands a SigV4-signed device query to invoke with the admin identity', async () => {
+    const response = await signedPost(DEVICE_QUERY, { serial: 'SN-1' });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ data: { device: { serialNumber: 'SN-1', status: 'ACTIVE' } } });
+    expect(events).toEqual([
+      {
+        parentTypeName: 'Query',
+        fieldName: 'device',
+        arguments: { serialNumber: 'SN-1' },
+        identity: {
+          userArn: ADMIN.userArn,
+          accountId: ADMIN.accountId,
+          username: ADMIN.accessKeyId,
+          sourceIp: ['127.0.0.1'],
+        },
+      },
+    ]);
+  });
+
+  it('answers a SigV4-signed requestCertificate with Unauthorized, without invoking', async () => {
+    const input = { serialNumber: 'SN-1', registrationToken: 'good-token', csr: 'csr' };
+
+    const response = await signedPost(REQUEST_CERTIFICATE, { input });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      data: null,
+      errors: [
+        {
+          path: ['requestCertificate'],
+          errorType: 'Unauthorized',
+          message: 'Not Authorized to access requestCertificate on type Mutation',
+        },
+      ],
+    });
+    expect(events).toEqual([]);
+  });
+
+  const refusals: [string, () => Promise<TwinResponse>, number, string, RegExp][] = [
+    [
+      'no credentials',
+      () => send({ body: JSON.stringify({ query: DEVICE_QUERY }) }),
+      401,
+      'UnauthorizedException',
+      /Valid authorization header not provided/,
+    ],
+    [
+      'a wrong API key',
+      () => withApiKey(DEVICE_QUERY, {}, 'da2-wrong'),
+      401,
+      'UnauthorizedException',
+      /You are not authorized to make this call/,
+    ],
+    [
+      'a bad SigV4 signature',
+      () => signedPost(DEVICE_QUERY, { serial: 'SN-1' }, 'not-the-secret'),
+      401,
+      'UnauthorizedException',
+      /signature we calculated does not match/,
+    ],
+  ];
+
+  it.each(refusals)(
+    'refuses %s at the HTTP layer, without invoking',
+    async (_case, call, status, errorType, message) => {
+      const response = await call();
+
+      expect(response.status).toBe(status);
+      expect(response.headers['x-amzn-errortype']).toBe(errorType);
+      expect(response.body).toEqual({ errors: [{ errorType, message: expect.stringMatching(message) }] });
+      expect(events).toEqual([]);
+    },
+  );
+
+  it('passes an envelope error through as errorType and message at its path, with null data', async () => {
+    const input = { serialNumber: 'SN-1', registrationToken: 'wrong-token', csr: 'csr' };
+
+    const response = await withApiKey(REQUEST_CERTIFICATE, { input });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      data: null,
+      errors: [
+        {
+          path: ['requestCertificate'],
+          data: null,
+          errorType: 'InvalidRegistrationToken',
+          errorInfo: null,
+          locations: [{ line: 2, column: 3, sourceName: null }],
+          message: 'The registration token is not valid.',
+        },
+      ],
+    });
+  });
+
+  it('answers an invalid query with a 200 validation error and data null', async () => {
+    const response = await signedPost('{ devicez }', {});
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      data: null,
+      errors: [
+        {
+          path: null,
+          locations: [{ line: 1, column: 3, sourceName: null }],
+          message: expect.stringMatching(/^Validation error: Cannot query field "devicez"/),
+        },
+      ],
+    });
+    expect(events).toEqual([]);
+  });
+
+  it('refuses a body over 1 MB with 413', async () => {
+    const body = JSON.stringify({ query: `{ __typename }${' '.repeat(1024 * 1024)}` });
+
+    const response = await send({ headers: { 'x-api-key': API_KEY }, body });
+
+    expect(response.status).toBe(413);
+    expect(response.body).toMatchObject({ errors: [{ errorType: 'PayloadTooLargeException' }] });
+  });
+
+  const malformed: [string, Parameters<typeof send>[0], number, string][] = [
+    ['an empty body', { headers: { 'x-api-key': API_KEY } }, 400, 'Request body is empty.'],
+    [
+      'a body that is not JSON',
+      { headers: { 'x-api-key': API_KEY }, body: 'meow' },
+      400,
+      'Unable to parse GraphQL query.',
+    ],
+    [
+      'a JSON body without a query',
+      { headers: { 'x-api-key': API_KEY }, body: '{}' },
+      400,
+      'Unable to parse GraphQL query.',
+    ],
+    [
+      'another path',
+      { path: '/graphql/extra', headers: { 'x-api-key': API_KEY }, body: '{}' },
+      404,
+      'No such resource.',
+    ],
+    [
+      'another method',
+      { method: 'PUT', headers: { 'x-api-key': API_KEY }, body: '{}' },
+      405,
+      'Only POST is supported.',
+    ],
+  ];
+
+  it.each(malformed)('answers %s with a request error', async (_case, options, status, message) => {
+    const response = await send(options);
+
+    expect(response.status).toBe(status);
+    expect(response.body).toMatchObject({ errors: [{ message }] });
+  });
+
+  it('logs one line per request with fields, mode and status, and never the key or the variables', async () => {
+    logLines.length = 0;
+
+    await withApiKey(REQUEST_CERTIFICATE, {
+      input: { serialNumber: 'SN-1', registrationToken: 'secret-token-value', csr: 'csr' },
+    });
+
+    expect(logLines).toEqual([
+      {
+        level: 'info',
+        message: 'graphql request',
+        fields: {
+          requestId: expect.any(String),
+          authMode: 'API_KEY',
+          fields: ['Mutation.requestCertificate'],
+          status: 200,
+          durationMs: expect.any(Number),
+        },
+      },
+    ]);
+    expect(JSON.stringify(logLines)).not.toMatch(/secret-token-value|da2-integration/);
+  });
+});
+
+describe('AppSync twin close()', () => {
+  it('ends idle keep-alive connections, resolves, and then refuses new connections', async () => {
+    const tls = await throwawayTls();
+    const twin = await startAppSyncTwin({
+      schemaSdl: 'type Query { ping: String @aws_api_key }',
+      tls,
+      port: 0,
+      region: REGION,
+      apiKeys: [API_KEY],
+      adminCredentials: [],
+      invoke: async () => ({ data: 'pong' }),
+    });
+    const agent = new Agent({ keepAlive: true, ca: tls.certPem });
+    const post = () =>
+      new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify({ query: '{ ping }' });
+        const outgoing = httpsRequest(
+          twin.url,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-api-key': API_KEY } },
+          (response) => {
+            response.resume();
+            response.on('end', () => resolve(response.statusCode ?? 0));
+          },
+        );
+        outgoing.on('error', reject);
+        outgoing.end(body);
+      });
+
+    expect(await post()).toBe(200);
+    await twin.close();
+
+    await expect(post()).rejects.toThrow(/ECONNREFUSED|socket hang up|ECONNRESET/);
+    agent.destroy();
+  });
+});

@@ -1,0 +1,403 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ensureTable } from '../../../../../local/dynalite.ts';
+import { DynamoDbDeviceStore } from '../../../../../resolvers/adapters/store/dynamodb-store.ts';
+import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../../../../resolvers/core/device.ts';
+import { ConditionFailedError, CvmError, ThrottledError } from '../../../../../resolvers/core/errors.ts';
+import type { Page } from '../../../../../resolvers/core/ports.ts';
+import { startTestTable, type TestTable } from '../../../../support/dynalite.ts';
+
+function device(serialNumber: string, overrides: Partial<DeviceRecord> = {}): DeviceRecord {
+  return {
+    serialNumber,
+    thingName: serialNumber,
+    status: 'PENDING',
+    failedAttempts: 0,
+    locked: false,
+    registeredAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    version: 1,
+    ...overrides,
+  };
+}
+
+/** Every optional field present, so that a round trip proves each one is stored and read back. */
+function issuedDevice(serialNumber: string): DeviceRecord {
+  return device(serialNumber, {
+    status: 'ISSUING',
+    attributes: { model: 'sensor-2', site: 'berlin', empty: '' },
+    tokenHash: 'a'.repeat(64),
+    tokenExpiresAt: '2025-01-08T00:00:00.000Z',
+    failedAttempts: 2,
+    locked: true,
+    lease: { owner: 'request-1', expiresAt: '2025-01-02T00:00:30.000Z', publicKeyFingerprint: 'b'.repeat(64) },
+    publicKeyFingerprint: 'b'.repeat(64),
+    certificateId: 'c'.repeat(64),
+    certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${'c'.repeat(64)}`,
+    certificatePem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+    issuedAt: '2025-01-02T00:00:00.000Z',
+    revokedAt: '2025-01-03T00:00:00.000Z',
+    revocationReason: 'lost in transit',
+    updatedAt: '2025-01-03T00:00:00.000Z',
+    version: 7,
+  });
+}
+
+function event(serialNumber: string, at: string, overrides: Partial<DeviceEvent> = {}): DeviceEvent {
+  return { serialNumber, type: 'REGISTERED', at, actor: 'arn:aws:iam::123456789012:user/admin', ...overrides };
+}
+
+async function readAllPages<T>(
+  readPage: (cursor?: string) => Promise<Page<T>>,
+): Promise<{ items: T[]; pages: number }> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const page = await readPage(cursor);
+    items.push(...page.items);
+    cursor = page.cursor;
+    pages++;
+    // A runaway cursor would loop forever; no test here has anywhere near this many pages.
+    expect(pages).toBeLessThan(100);
+  } while (cursor !== undefined);
+  return { items, pages };
+}
+
+const cursorOf = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+
+describe('DynamoDbDeviceStore on dynalite', () => {
+  let table: TestTable;
+  let store: DynamoDbDeviceStore;
+
+  beforeAll(async () => {
+    table = await startTestTable();
+    store = table.store;
+  });
+  afterAll(() => table.close());
+
+  describe('create and get', () => {
+    it.each([
+      ['without any optional field', device('round-trip-minimal')],
+      ['with every optional field', issuedDevice('round-trip-full')],
+    ])('reads back exactly the record it stored, %s', async (_case, record) => {
+      await store.create(record);
+
+      expect(await store.get(record.serialNumber)).toStrictEqual(record);
+    });
+
+    it('answers undefined for a device that does not exist', async () => {
+      expect(await store.get('never-registered')).toBeUndefined();
+    });
+
+    it('refuses to create a device that already exists, and keeps the first', async () => {
+      const first = device('created-twice');
+      await store.create(first);
+
+      await expect(store.create(device('created-twice', { thingName: 'other' }))).rejects.toBeInstanceOf(
+        ConditionFailedError,
+      );
+      expect(await store.get('created-twice')).toStrictEqual(first);
+    });
+  });
+
+  describe('ensureTable', () => {
+    it('leaves a table that already exists, and its items, as they are', async () => {
+      await store.create(device('ensure-table-kept'));
+
+      await ensureTable(table.client, table.tableName);
+
+      expect(await store.get('ensure-table-kept')).toStrictEqual(device('ensure-table-kept'));
+    });
+  });
+
+  describe('replace', () => {
+    it('stores the new record when the stored version is the expected one', async () => {
+      await store.create(issuedDevice('replace-ok'));
+      const { lease: _lease, ...withoutLease } = issuedDevice('replace-ok');
+      const next: DeviceRecord = { ...withoutLease, status: 'ACTIVE', version: 8 };
+
+      await store.replace(next, 7);
+
+      // PutItem replaces the whole item: a field the new record drops is gone.
+      expect(await store.get('replace-ok')).toStrictEqual(next);
+    });
+
+    it('refuses a stale version and keeps what is stored', async () => {
+      const stored = device('replace-stale', { version: 3 });
+      await store.create(stored);
+
+      await expect(store.replace(device('replace-stale', { status: 'ACTIVE', version: 3 }), 2)).rejects.toBeInstanceOf(
+        ConditionFailedError,
+      );
+      expect(await store.get('replace-stale')).toStrictEqual(stored);
+    });
+
+    it('refuses to replace a device that does not exist', async () => {
+      await expect(store.replace(device('replace-missing', { version: 2 }), 1)).rejects.toBeInstanceOf(
+        ConditionFailedError,
+      );
+      expect(await store.get('replace-missing')).toBeUndefined();
+    });
+
+    it.each([
+      ['the same version', 4],
+      ['a version two ahead', 6],
+    ])('throws a programming error for a record that carries %s', async (_case, version) => {
+      await store.create(device('replace-bad-version', { version: 4 }));
+
+      const replacing = store.replace(device('replace-bad-version', { version }), 4);
+
+      await expect(replacing).rejects.toThrow(/must carry version 5/);
+      await expect(replacing).rejects.not.toBeInstanceOf(ConditionFailedError);
+      await store.delete('replace-bad-version', 4);
+    });
+  });
+
+  describe('delete', () => {
+    it('refuses a stale version and keeps the device', async () => {
+      await store.create(device('delete-stale', { version: 2 }));
+
+      await expect(store.delete('delete-stale', 1)).rejects.toBeInstanceOf(ConditionFailedError);
+      expect(await store.get('delete-stale')).toBeDefined();
+    });
+
+    it('deletes the device when the version is the expected one', async () => {
+      await store.create(device('delete-ok', { version: 2 }));
+
+      await store.delete('delete-ok', 2);
+
+      expect(await store.get('delete-ok')).toBeUndefined();
+    });
+
+    it('refuses to delete a device that does not exist', async () => {
+      await expect(store.delete('delete-missing', 1)).rejects.toBeInstanceOf(ConditionFailedError);
+    });
+  });
+
+  describe('getMany', () => {
+    it('finds every known device across several batches and leaves out unknown ones', async () => {
+      const serials = Array.from({ length: 250 }, (_, index) => `many-${String(index).padStart(3, '0')}`);
+      for (const serialNumber of serials) await store.create(device(serialNumber));
+
+      const found = await store.getMany([...serials, 'many-unknown', serials[0] ?? '']);
+
+      expect(found.map((record) => record.serialNumber)).toEqual(serials);
+      expect(found[42]).toStrictEqual(device('many-042'));
+    });
+
+    it('answers an empty list for no serials', async () => {
+      expect(await store.getMany([])).toEqual([]);
+    });
+  });
+
+  describe('events', () => {
+    it('lists a device’s events newest first, page by page, and only that device’s', async () => {
+      const times = [3, 0, 6, 1, 5, 2, 4].map((second) => `2025-02-01T00:00:0${second}.000Z`);
+      for (const at of times) await store.appendEvent(event('events-paged', at));
+      await store.appendEvent(event('events-paged-other', '2025-02-01T00:00:09.000Z'));
+
+      const { items, pages } = await readAllPages((cursor) => store.listEvents('events-paged', 3, cursor));
+
+      expect(items.map((item) => item.at)).toEqual([...times].sort().reverse());
+      expect(items.every((item) => item.serialNumber === 'events-paged')).toBe(true);
+      expect(pages).toBeGreaterThanOrEqual(3);
+    });
+
+    it('keeps two events of the same millisecond', async () => {
+      const at = '2025-02-02T00:00:00.123Z';
+      await Promise.all([
+        store.appendEvent(event('events-same-ms', at, { type: 'TOKEN_FAILED' })),
+        store.appendEvent(event('events-same-ms', at, { type: 'LOCKED' })),
+      ]);
+
+      const { items } = await store.listEvents('events-same-ms', 10);
+
+      expect(items.map((item) => item.type).sort()).toEqual(['LOCKED', 'TOKEN_FAILED']);
+    });
+
+    it.each([
+      ['without details', event('events-shape-plain', '2025-02-03T00:00:00.000Z')],
+      [
+        'with details',
+        event('events-shape-details', '2025-02-03T00:00:00.000Z', {
+          type: 'ISSUE_FAILED',
+          details: { reason: 'Throttled', attempt: 2, retryable: true },
+        }),
+      ],
+    ])('reads back exactly the event it stored, %s', async (_case, stored) => {
+      await store.appendEvent(stored);
+
+      expect((await store.listEvents(stored.serialNumber, 10)).items).toStrictEqual([stored]);
+    });
+
+    it('answers no events and no cursor for a device without any', async () => {
+      expect(await store.listEvents('events-none', 10)).toStrictEqual({ items: [] });
+    });
+  });
+
+  describe('thing-name reservations', () => {
+    it('holds a name for one serial, idempotently, and lets only that serial release it', async () => {
+      const { store } = table;
+      await store.reserveThingName('thing-r1', 'SN-R1');
+      await store.reserveThingName('thing-r1', 'SN-R1');
+      await expect(store.reserveThingName('thing-r1', 'SN-R2')).rejects.toBeInstanceOf(ConditionFailedError);
+      await expect(store.releaseThingName('thing-r1', 'SN-R2')).rejects.toBeInstanceOf(ConditionFailedError);
+      await store.releaseThingName('thing-r1', 'SN-R1');
+      await store.reserveThingName('thing-r1', 'SN-R2');
+    });
+
+    it('keeps reservations out of device reads and the status index', async () => {
+      const { store } = table;
+      await store.reserveThingName('SN-R3', 'SN-R3');
+      expect(await store.get('SN-R3')).toBeUndefined();
+      const page = await store.listByStatus('PENDING', 100);
+      expect(page.items.some((record) => record.serialNumber === 'SN-R3')).toBe(false);
+    });
+  });
+});
+
+describe('DynamoDbDeviceStore.listByStatus on dynalite', () => {
+  let table: TestTable;
+  let store: DynamoDbDeviceStore;
+  const activeSerials = Array.from({ length: 23 }, (_, index) => `active-${String(index).padStart(2, '0')}`);
+
+  beforeAll(async () => {
+    // A table of its own, so that the devices of other tests cannot change what is listed.
+    table = await startTestTable();
+    store = table.store;
+    // Created out of order, to show that the index orders by serial.
+    for (const serialNumber of [...activeSerials].reverse()) {
+      await store.create(device(serialNumber, { status: 'ACTIVE' }));
+      await store.appendEvent(event(serialNumber, '2025-03-01T00:00:00.000Z', { type: 'ISSUED' }));
+    }
+    for (const serialNumber of ['pending-a', 'pending-b']) await store.create(device(serialNumber));
+    await store.create(device('revoked-a', { status: 'REVOKED' }));
+  });
+  afterAll(() => table.close());
+
+  it('pages through every device of the status exactly once, in serial order, and nothing else', async () => {
+    const { items, pages } = await readAllPages((cursor) => store.listByStatus('ACTIVE', 5, cursor));
+
+    expect(items.map((item) => item.serialNumber)).toEqual(activeSerials);
+    expect(items.every((item) => item.status === 'ACTIVE')).toBe(true);
+    expect(pages).toBeGreaterThanOrEqual(5);
+    expect(items[0]).toStrictEqual(device('active-00', { status: 'ACTIVE' }));
+  });
+
+  it.each<[DeviceStatus, string[]]>([
+    ['PENDING', ['pending-a', 'pending-b']],
+    ['REVOKED', ['revoked-a']],
+    ['ISSUING', []],
+  ])('lists only the %s devices', async (status, expected) => {
+    const { items } = await readAllPages((cursor) => store.listByStatus(status, 100, cursor));
+
+    expect(items.map((item) => item.serialNumber)).toEqual(expected);
+  });
+
+  describe('refuses a cursor it did not hand out for this query', () => {
+    const activeKey = { pk: 'DEVICE#active-04', sk: 'DEVICE', status: 'ACTIVE', serialNumber: 'active-04' };
+
+    it.each([
+      ['empty', ''],
+      ['not base64url', 'not a cursor!'],
+      ['not JSON', Buffer.from('{"pk":', 'utf8').toString('base64url')],
+      ['a JSON array', cursorOf(['DEVICE#active-04', 'DEVICE'])],
+      ['a key with a number', cursorOf({ ...activeKey, sk: 7 })],
+      ['a key with an extra field', cursorOf({ ...activeKey, version: '1' })],
+      ['a key missing the index keys', cursorOf({ pk: activeKey.pk, sk: activeKey.sk })],
+      ['a key of another status', cursorOf({ ...activeKey, status: 'PENDING' })],
+      ['a key whose partition key names another serial', cursorOf({ ...activeKey, pk: 'DEVICE#active-09' })],
+      ['a key of an event', cursorOf({ pk: 'DEVICE#active-04', sk: 'EVENT#2025-03-01T00:00:00.000Z#00000000' })],
+      ['far too long', 'A'.repeat(4096)],
+    ])('%s', async (_case, cursor) => {
+      const listing = store.listByStatus('ACTIVE', 5, cursor);
+
+      await expect(listing).rejects.toBeInstanceOf(CvmError);
+      await expect(listing).rejects.toMatchObject({
+        errorType: 'InvalidInput',
+        message: 'The nextToken is not valid for this query.',
+      });
+    });
+
+    it('from another status listing', async () => {
+      const { cursor } = await store.listByStatus('ACTIVE', 5);
+
+      await expect(store.listByStatus('PENDING', 5, cursor)).rejects.toMatchObject({ errorType: 'InvalidInput' });
+    });
+
+    it('from an event listing', async () => {
+      const { cursor } = await store.listByStatus('ACTIVE', 5);
+
+      await expect(store.listEvents('active-00', 5, cursor)).rejects.toMatchObject({ errorType: 'InvalidInput' });
+    });
+  });
+});
+
+describe('DynamoDbDeviceStore error translation', () => {
+  const tableName = 'cvm-mocked';
+  let documents: AwsClientStub<DynamoDBDocumentClient>;
+  let store: DynamoDbDeviceStore;
+
+  // The one place DynamoDB is faked, because dynalite never throttles. The stub replaces send() on every
+  // document client, so it exists only while these tests run.
+  beforeAll(() => {
+    documents = mockClient(DynamoDBDocumentClient);
+  });
+  beforeEach(() => {
+    store = new DynamoDbDeviceStore({
+      client: new DynamoDBClient({ region: 'us-east-1' }),
+      tableName,
+      sleep: async () => {},
+    });
+  });
+  afterEach(() => documents.reset());
+  afterAll(() => documents.restore());
+
+  const awsError = (name: string) => Object.assign(new Error(`${name} from DynamoDB`), { name });
+
+  it.each([
+    ['ProvisionedThroughputExceededException', ThrottledError],
+    ['ThrottlingException', ThrottledError],
+    ['RequestLimitExceeded', ThrottledError],
+    ['ConditionalCheckFailedException', ConditionFailedError],
+  ])('turns %s into %o, keeping the cause', async (name, expected) => {
+    const original = awsError(name);
+    documents.on(PutCommand).rejects(original);
+
+    const creating = store.create(device('mocked'));
+
+    await expect(creating).rejects.toBeInstanceOf(expected);
+    await expect(creating).rejects.toMatchObject({ cause: original });
+  });
+
+  it('passes any other error through unchanged', async () => {
+    const original = awsError('ResourceNotFoundException');
+    documents.on(PutCommand).rejects(original);
+
+    await expect(store.create(device('mocked'))).rejects.toBe(original);
+  });
+
+  it('retries keys a batch read left unprocessed', async () => {
+    const key = { pk: 'DEVICE#mocked', sk: 'DEVICE' };
+    documents
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [tableName]: [] }, UnprocessedKeys: { [tableName]: { Keys: [key] } } })
+      .resolves({ Responses: { [tableName]: [{ ...key, ...device('mocked') }] } });
+
+    expect(await store.getMany(['mocked'])).toStrictEqual([device('mocked')]);
+    expect(documents.commandCalls(BatchGetCommand)).toHaveLength(2);
+  });
+
+  it('reports throttling when a batch read keeps leaving keys unprocessed', async () => {
+    const key = { pk: 'DEVICE#mocked', sk: 'DEVICE' };
+    documents
+      .on(BatchGetCommand)
+      .resolves({ Responses: { [tableName]: [] }, UnprocessedKeys: { [tableName]: { Keys: [key] } } });
+
+    await expect(store.getMany(['mocked'])).rejects.toBeInstanceOf(ThrottledError);
+    expect(documents.commandCalls(BatchGetCommand)).toHaveLength(5);
+  });
+});
