@@ -1,21 +1,9 @@
 /** How a device and its events look to API clients: the GraphQL `Device` and `DeviceEvent` types. */
-import type { DeviceEvent, DeviceRecord, DeviceStatus } from './device.ts';
+import type { Device, DeviceEvent } from '../../contract/api-types.ts';
+import type { DeviceEvent as AuditEvent, DeviceRecord } from './device.ts';
 
-export interface DeviceView {
-  readonly serialNumber: string;
-  readonly thingName: string;
-  readonly status: DeviceStatus;
-  readonly locked: boolean;
-  readonly attributes: Readonly<Record<string, string>> | null;
-  readonly certificateId: string | null;
-  readonly certificateArn: string | null;
-  readonly registeredAt: string;
-  readonly tokenExpiresAt: string | null;
-  readonly issuedAt: string | null;
-  readonly revokedAt: string | null;
-  readonly revocationReason: string | null;
-  readonly updatedAt: string;
-}
+/** The GraphQL `Device`, as the contract defines it. */
+export type DeviceView = Device;
 
 /** Never includes the token hash, the lease or the certificate PEM. */
 export function deviceView(record: DeviceRecord): DeviceView {
@@ -37,15 +25,9 @@ export function deviceView(record: DeviceRecord): DeviceView {
   };
 }
 
-export interface DeviceEventView {
-  readonly serialNumber: string;
-  readonly type: string;
-  readonly at: string;
-  readonly actor: string;
-  readonly details: DeviceEvent['details'] | null;
-}
+export type DeviceEventView = DeviceEvent;
 
-export function deviceEventView(event: DeviceEvent): DeviceEventView {
+export function deviceEventView(event: AuditEvent): DeviceEventView {
   return {
     serialNumber: event.serialNumber,
     type: event.type,

@@ -1,7 +1,9 @@
 /** The device item and the audit event: the shapes the core reasons about and the store persists. */
 
-export const DEVICE_STATUSES = ['PENDING', 'ISSUING', 'ACTIVE', 'REVOKED'] as const;
-export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+import type { DeviceEventType, DeviceStatus } from '../../contract/api-types.ts';
+
+export { DEVICE_EVENT_TYPES, DEVICE_STATUSES } from '../../contract/api-types.ts';
+export type { DeviceEventType, DeviceStatus } from '../../contract/api-types.ts';
 
 /** A claim on a device while one request issues its certificate. */
 export interface IssuanceLease {
@@ -41,17 +43,6 @@ export interface DeviceRecord {
   /** Incremented by every write; conditional writes compare it (compare-and-swap). */
   readonly version: number;
 }
-
-export const DEVICE_EVENT_TYPES = [
-  'REGISTERED',
-  'TOKEN_FAILED',
-  'LOCKED',
-  'ISSUED',
-  'ISSUE_FAILED',
-  'REVOKED',
-  'RESET',
-] as const;
-export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number];
 
 /** One line of a device's audit trail. Never holds a token, a key or a CSR. */
 export interface DeviceEvent {

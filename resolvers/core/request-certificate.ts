@@ -23,6 +23,7 @@ import { requireSerialNumber } from './identifiers.ts';
 import { replaceConfirmed } from './store-writes.ts';
 import { retryThrottled } from './throttle-retry.ts';
 import { TOKEN_PATTERN, tokenMatches } from './token.ts';
+import type { CertificateGrant } from '../../contract/api-types.ts';
 
 export interface RequestCertificateInput {
   readonly serialNumber?: unknown;
@@ -30,16 +31,7 @@ export interface RequestCertificateInput {
   readonly csr?: unknown;
 }
 
-export interface CertificateGrant {
-  readonly serialNumber: string;
-  readonly thingName: string;
-  readonly certificateId: string;
-  readonly certificateArn: string;
-  readonly certificatePem: string;
-  readonly caCertificatePem: string;
-  readonly iotEndpoint: string | null;
-  readonly issuedAt: string;
-}
+export type { CertificateGrant };
 
 /** Rounds of read-decide-write before giving up on a device that keeps changing under us. */
 const MAX_ROUNDS = 8;

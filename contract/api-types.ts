@@ -1,0 +1,88 @@
+/**
+ * The API's types as they travel, written once from schema.graphql for every home: the core answers with
+ * them, the client reads them. AWSDateTime values are ISO-8601 strings; AWSJSON values are objects (AppSync
+ * carries them as JSON strings on the wire, and the client parses them). Nullable output fields are `null`,
+ * never absent; optional input fields may be absent.
+ *
+ * test/unit/contract/api-types.test.ts reads this file and schema.graphql and fails on any drift.
+ */
+
+export const DEVICE_STATUSES = ['PENDING', 'ISSUING', 'ACTIVE', 'REVOKED'] as const;
+export type DeviceStatus = (typeof DEVICE_STATUSES)[number];
+
+export const DEVICE_EVENT_TYPES = [
+  'REGISTERED',
+  'TOKEN_FAILED',
+  'LOCKED',
+  'ISSUED',
+  'ISSUE_FAILED',
+  'REVOKED',
+  'RESET',
+] as const;
+export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number];
+
+export interface RequestCertificateInput {
+  readonly serialNumber: string;
+  readonly registrationToken: string;
+  readonly csr: string;
+}
+
+export interface CertificateGrant {
+  readonly serialNumber: string;
+  readonly thingName: string;
+  readonly certificateId: string;
+  readonly certificateArn: string;
+  readonly certificatePem: string;
+  /** The CA the device trusts for the IoT endpoint: Amazon Root CA 1 in AWS, the local TLS CA locally. */
+  readonly caCertificatePem: string;
+  readonly iotEndpoint: string | null;
+  readonly issuedAt: string;
+}
+
+export interface RegisterDeviceInput {
+  readonly serialNumber: string;
+  /** Defaults (on the server) to the serial number. */
+  readonly thingName?: string;
+  /** Stored as the thing's attributes. */
+  readonly attributes?: Readonly<Record<string, string>>;
+  /** Default (on the server) 7 days. */
+  readonly tokenTtlSeconds?: number;
+}
+
+export interface DeviceRegistration {
+  /** Shown only in this answer; the server keeps its hash. */
+  readonly registrationToken: string;
+  readonly tokenExpiresAt: string;
+  readonly device: Device;
+}
+
+export interface Device {
+  readonly serialNumber: string;
+  readonly thingName: string;
+  readonly status: DeviceStatus;
+  readonly locked: boolean;
+  readonly attributes: Readonly<Record<string, string>> | null;
+  readonly certificateId: string | null;
+  readonly certificateArn: string | null;
+  readonly registeredAt: string;
+  readonly tokenExpiresAt: string | null;
+  readonly issuedAt: string | null;
+  readonly revokedAt: string | null;
+  readonly revocationReason: string | null;
+  readonly updatedAt: string;
+}
+
+export interface DeviceEvent {
+  readonly serialNumber: string;
+  readonly type: DeviceEventType;
+  readonly at: string;
+  /** The admin's IAM ARN, or `device`. */
+  readonly actor: string;
+  readonly details: Readonly<Record<string, unknown>> | null;
+}
+
+/** DeviceConnection and DeviceEventConnection. */
+export interface Connection<T> {
+  readonly items: readonly T[];
+  readonly nextToken: string | null;
+}
