@@ -1,5 +1,65 @@
 import js from '@eslint/js';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+/**
+ * Import boundaries: the shape ARCHITECTURE.md describes, kept by lint. Each entry names the files it applies
+ * to and the paths they must not import (patterns are gitignore-style, matched against the import specifier).
+ */
+const BOUNDARIES = [
+  {
+    files: ['resolvers/core/**/*.ts'],
+    message:
+      'The core is pure: it gets I/O through the ports in resolvers/core/ports.ts, never an adapter, SDK or env.',
+    patterns: [
+      '**/adapters/**',
+      '**/local/**',
+      '**/infra/**',
+      '**/client/**',
+      '**/cli/**',
+      '../lambda.ts',
+      '../resolve-field.ts',
+      '@aws-sdk/*',
+      '@smithy/*',
+      'aws-lambda',
+      '@aws-lambda-powertools/*',
+      'node:fs',
+      'node:fs/*',
+      'node:http',
+      'node:https',
+      'node:net',
+      'node:child_process',
+    ],
+  },
+  {
+    files: ['contract/**/*.ts'],
+    message: 'contract/ is what every home shares; it depends on no home.',
+    patterns: ['**/resolvers/**', '**/local/**', '**/infra/**', '**/client/**', '**/cli/**'],
+  },
+  {
+    files: ['resolvers/adapters/**/*.ts'],
+    message: 'An adapter translates for the core; it does not reach into another home or the composition roots.',
+    patterns: ['**/local/**', '**/infra/**', '**/client/**', '**/cli/**', '**/lambda.ts', '**/resolve-field.ts'],
+  },
+  {
+    files: ['local/**/*.ts'],
+    message: 'local/ and infra/ never import each other; what both need belongs in contract/.',
+    patterns: ['**/infra/**', '**/cli/**'],
+  },
+  {
+    files: ['infra/**/*.ts'],
+    message: 'local/ and infra/ never import each other; what both need belongs in contract/.',
+    patterns: ['**/local/**', '**/cli/**', '**/client/**'],
+  },
+  {
+    files: ['client/**/*.ts'],
+    message: 'The client depends on the API contract, not on the server.',
+    patterns: ['**/resolvers/**', '**/local/**', '**/infra/**', '**/cli/**'],
+  },
+];
+
+/** Product code never imports test code; test code may import anything. */
+const NO_TEST_IMPORTS = { group: ['**/test/**'], message: 'Product code never imports test code.' };
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', '.cvm/', 'coverage/'] },
@@ -12,6 +72,22 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    rules: { 'import-x/no-cycle': 'error' },
+  },
+  ...[...BOUNDARIES, { files: ['cli/**/*.ts', 'bench/**/*.ts', 'fuzz/**/*.ts'], message: '', patterns: [] }].map(
+    ({ files, message, patterns }) => ({
+      files,
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          { patterns: [...(patterns.length > 0 ? [{ group: patterns, message }] : []), NO_TEST_IMPORTS] },
+        ],
+      },
+    }),
+  ),
   {
     files: ['resolvers/appsync/**/*.js'],
     rules: { 'no-undef': 'off' },

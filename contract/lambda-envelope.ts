@@ -5,7 +5,7 @@
  * turns the ResolverEnvelope back into a field value or `util.error(message, errorType)`. Client mistakes
  * therefore come back as a normal Lambda result and do not count as Lambda failures.
  */
-import type { ErrorType } from '../resolvers/core/errors.ts';
+import type { ErrorType } from './error-types.ts';
 
 /** The subset of AppSync's identity the resolver uses. Null for API-key calls. */
 export interface ResolverIdentity {

@@ -7,7 +7,7 @@
 import { Token, type Stack } from 'aws-cdk-lib';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import type { Construct } from 'constructs';
-import type { ErrorType } from '../resolvers/core/errors.ts';
+import type { ErrorType } from '../contract/error-types.ts';
 
 /**
  * Requests per 5 minutes per source IP address. A factory line enrolling a device every 2 s sends 150

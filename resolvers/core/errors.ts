@@ -1,24 +1,7 @@
-/**
- * The error types a client can see, exactly as they appear in `errors[].errorType`.
- * Each is a decision the caller can act on; see the README's error table.
- */
-export const ERROR_TYPES = [
-  'InvalidInput',
-  'InvalidCsr',
-  'CsrSubjectMismatch',
-  'InvalidRegistrationToken',
-  'TooManyAttempts',
-  'AlreadyProvisioned',
-  'IssuanceInProgress',
-  'Throttled',
-  'DeviceAlreadyExists',
-  'DeviceNotFound',
-  'InternalError',
-  // AppSync's own type for a field the caller's auth mode may not use; the resolver repeats the check.
-  'Unauthorized',
-] as const;
+import type { ErrorType } from '../../contract/error-types.ts';
 
-export type ErrorType = (typeof ERROR_TYPES)[number];
+export { ERROR_TYPES } from '../../contract/error-types.ts';
+export type { ErrorType } from '../../contract/error-types.ts';
 
 /**
  * A failure with a type the client sees and a message a person can act on.

@@ -1,0 +1,21 @@
+/**
+ * The error types a client can see, exactly as they appear in `errors[].errorType`.
+ * Each is a decision the caller can act on; see the README's error table.
+ */
+export const ERROR_TYPES = [
+  'InvalidInput',
+  'InvalidCsr',
+  'CsrSubjectMismatch',
+  'InvalidRegistrationToken',
+  'TooManyAttempts',
+  'AlreadyProvisioned',
+  'IssuanceInProgress',
+  'Throttled',
+  'DeviceAlreadyExists',
+  'DeviceNotFound',
+  'InternalError',
+  // AppSync's own type for a field the caller's auth mode may not use; the resolver repeats the check.
+  'Unauthorized',
+] as const;
+
+export type ErrorType = (typeof ERROR_TYPES)[number];
