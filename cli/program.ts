@@ -1,7 +1,7 @@
 /** The `cvm` command line: its commands, and how failures become messages and exit codes. */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { addAdminCommands } from './admin.ts';
+import { addAdminCommands } from './admin/index.ts';
 import { waitForTerminationSignal, type CliContext } from './context.ts';
 import { addDeviceCommands } from './device.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describeError } from './errors.ts';
