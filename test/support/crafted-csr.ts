@@ -41,6 +41,7 @@ export const DER_NULL = hex('0500');
 export const OID = {
   commonName: hex('0603550403'),
   organization: hex('060355040a'),
+  challengePassword: hex('06092a864886f70d010907'),
   ecdsaWithSha256: hex('06082a8648ce3d040302'),
   sha256WithRsa: hex('06092a864886f70d01010b'),
   ecPublicKey: hex('06072a8648ce3d0201'),
@@ -85,24 +86,36 @@ function keysFor(keyType: 'ec' | 'rsa'): { publicKey: KeyObject; privateKey: Key
 
 /** A CSR in PEM, signed (valid signature over the crafted request info) with a cached key of `keyType`. */
 export function craftCsr(options: CraftedCsrOptions = {}): string {
-  const keyType = options.keyType ?? 'ec';
-  const { publicKey, privateKey } = keysFor(keyType);
+  return signRequestInfo(craftRequestInfo(options), options.keyType ?? 'ec', options.signatureAlgorithm);
+}
+
+/** The CertificationRequestInfo DER that craftCsr signs. */
+export function craftRequestInfo(options: CraftedCsrOptions = {}): Uint8Array {
+  const { publicKey } = keysFor(options.keyType ?? 'ec');
   const generatedSpki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
   const spki = options.subjectPublicKeyInfo?.(generatedSpki, publicKey) ?? generatedSpki;
   const subject = options.subject ?? subjectOf([OID.commonName, utf8(options.commonName ?? 'SN-0001')]);
-  const info = tlv(
+  return tlv(
     TAG.sequence,
     tlv(TAG.integer, hex('00')),
     subject,
     spki,
     tlv(TAG.contextConstructed0, ...(options.attributes ?? [])),
   );
-  const signatureAlgorithm =
-    options.signatureAlgorithm ??
+}
+
+/**
+ * Any bytes as the request info of a CSR, signed with the cached key of `keyType`: the signature holds, so a
+ * mutated request info reaches the checks after the signature (key, subject).
+ */
+export function signRequestInfo(info: Uint8Array, keyType: 'ec' | 'rsa', signatureAlgorithm?: Uint8Array): string {
+  const { privateKey } = keysFor(keyType);
+  const algorithm =
+    signatureAlgorithm ??
     (keyType === 'ec' ? tlv(TAG.sequence, OID.ecdsaWithSha256) : tlv(TAG.sequence, OID.sha256WithRsa, DER_NULL));
   // Node writes ECDSA signatures as the DER Ecdsa-Sig-Value that X.509 wants.
   const signature = sign('sha256', info, privateKey);
-  return pemOf(tlv(TAG.sequence, info, signatureAlgorithm, tlv(TAG.bitString, hex('00'), signature)));
+  return pemOf(tlv(TAG.sequence, info, algorithm, tlv(TAG.bitString, hex('00'), signature)));
 }
 
 /** The CSR PEM framing around DER bytes. */
