@@ -138,7 +138,7 @@ describe('inspectCsr fuzz', () => {
             .string({ unit: 'binary', maxLength: 300 })
             .map((text) => `-----BEGIN CERTIFICATE REQUEST-----\n${text}\n-----END CERTIFICATE REQUEST-----\n`),
         ),
-        runs(120, 25_000),
+        runs(80, 25_000),
       ),
     FUZZ_TIMEOUT_MS,
   );
@@ -151,7 +151,7 @@ describe('inspectCsr fuzz', () => {
         fc
           .record({ seed: fc.nat(), edits: fc.array(edit, { minLength: 1, maxLength: 4 }) })
           .map(({ seed, edits }) => plainPem(edits.reduce(applyEdit, seeds[seed % seeds.length] ?? new Uint8Array()))),
-        runs(150, 35_000),
+        runs(100, 35_000),
       ),
     FUZZ_TIMEOUT_MS,
   );
@@ -167,7 +167,7 @@ describe('inspectCsr fuzz', () => {
             edits: fc.array(edit, { minLength: 1, maxLength: 3 }),
           })
           .map(({ keyType, edits }) => signRequestInfo(edits.reduce(applyEdit, requestInfoSeed(keyType)), keyType)),
-        runs(60, 10_000),
+        runs(40, 10_000),
       ),
     FUZZ_TIMEOUT_MS,
   );
@@ -199,7 +199,7 @@ describe('inspectCsr fuzz', () => {
             }
             return pem;
           }),
-        runs(100, 20_000),
+        runs(60, 20_000),
       ),
     FUZZ_TIMEOUT_MS,
   );
