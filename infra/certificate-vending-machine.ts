@@ -15,6 +15,7 @@ import * as iot from 'aws-cdk-lib/aws-iot';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../contract/table-layout.ts';
@@ -26,6 +27,7 @@ import { loadAppSyncSchema } from '../contract/appsync-prelude.ts';
 import { SCHEMA_FILE } from '../contract/schema-file.ts';
 import { APPSYNC_REQUEST_LIMITS } from '../contract/request-limits.ts';
 import { devicePolicyDocument } from './device-policy.ts';
+import { OperationsAlarms, webAclNameOf } from './operations-alarms.ts';
 import { IOT_CERTIFICATES_ARN, IOT_THINGS_ARN, resolverPolicyStatements } from './resolver-permissions.ts';
 import { fieldsNeedingResolvers } from '../contract/root-fields.ts';
 
@@ -115,6 +117,11 @@ export interface CertificateVendingMachineProps {
    * @default - unreserved: the resolver shares the account's pool
    */
   readonly reservedConcurrency?: number;
+  /**
+   * Where the operations alarms notify, on ALARM and on OK (see `operations` and README § Monitoring).
+   * @default - no notification: the alarms and the dashboard only
+   */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 export class CertificateVendingMachine extends Construct {
@@ -130,6 +137,8 @@ export class CertificateVendingMachine extends Construct {
   readonly webAcl: wafv2.CfnWebACL | undefined;
   /** The ARN of the web ACL in front of the API (created here or brought by the user); undefined without one. */
   readonly webAclArn: string | undefined;
+  /** The CloudWatch alarms and the dashboard operators watch. */
+  readonly operations: OperationsAlarms;
 
   constructor(scope: Construct, id: string, props: CertificateVendingMachineProps = {}) {
     super(scope, id);
@@ -200,6 +209,13 @@ export class CertificateVendingMachine extends Construct {
         webAclArn: this.webAclArn,
       });
     }
+
+    const webAclName = this.webAcl?.name ?? (props.webAclArn === undefined ? undefined : webAclNameOf(props.webAclArn));
+    this.operations = new OperationsAlarms(this, 'Operations', {
+      resolverFunction: this.resolverFunction,
+      ...(webAclName === undefined ? {} : { webAclName }),
+      ...(props.alarmTopic === undefined ? {} : { alarmTopic: props.alarmTopic }),
+    });
   }
 
   private createTable(removalPolicy: RemovalPolicy): dynamodb.Table {

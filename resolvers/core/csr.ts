@@ -4,14 +4,18 @@
  * What AWS IoT's CreateCertificateFromCsr accepts is the outer bound (PEM of at most 4096 characters,
  * RSA keys of 2048 bits or more, EC keys on P-256/P-384/P-521, SHA-2 signatures); cvm adds the checks
  * that bind the request to the device: the signature verifies (the caller holds the private key) and
- * the subject has exactly one CN, equal to the serial number byte for byte.
+ * the subject has exactly one CN, equal to the serial number byte for byte. And it is strict: DER only, EC keys
+ * on named curves only, algorithm parameters exactly as the standards write them, and any byte string the ASN.1
+ * library cannot handle is the caller's `InvalidCsr`, never a server fault.
  */
 import 'reflect-metadata';
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
-import { Name } from '@peculiar/x509';
-import { CvmError } from './errors.ts';
+import { CvmError, isCvmError } from './errors.ts';
+
+type AlgorithmIdentifier = CertificationRequest['signatureAlgorithm'];
+type Name = CertificationRequest['certificationRequestInfo']['subject'];
 
 /** The CreateCertificateFromCsr limit on `certificateSigningRequest`. */
 export const MAX_CSR_PEM_LENGTH = 4096;
@@ -20,11 +24,15 @@ export const MIN_RSA_MODULUS_BITS = 2048;
 const PEM_BLOCK =
   /^-----BEGIN CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n?-----END CERTIFICATE REQUEST-----\s*$/;
 
+interface SignatureAlgorithm {
+  readonly hash: string;
+  readonly keyType: 'rsa' | 'ec';
+}
 /**
  * Signature algorithms AWS IoT accepts in a CSR (PKCS#1 v1.5 RSA and ECDSA with SHA-2), by OID, with the
  * hash and the key type each one needs.
  */
-const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlyMap<string, { hash: string; keyType: 'rsa' | 'ec' }> = new Map([
+const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlyMap<string, SignatureAlgorithm> = new Map([
   ['1.2.840.113549.1.1.11', { hash: 'sha256', keyType: 'rsa' }],
   ['1.2.840.113549.1.1.12', { hash: 'sha384', keyType: 'rsa' }],
   ['1.2.840.113549.1.1.13', { hash: 'sha512', keyType: 'rsa' }],
@@ -32,6 +40,19 @@ const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlyMap<string, { hash: string; keyType
   ['1.2.840.10045.4.3.3', { hash: 'sha384', keyType: 'ec' }],
   ['1.2.840.10045.4.3.4', { hash: 'sha512', keyType: 'ec' }],
 ] as const);
+
+const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
+const COMMON_NAME = '2.5.4.3';
+/** The DER of ASN.1 NULL, as hex. */
+const DER_NULL = '0500';
+
+/** The curves AWS IoT accepts, by the DER (hex) of the namedCurve OID that an EC key's parameters must be. */
+const NAMED_CURVES: ReadonlyMap<string, string> = new Map([
+  ['06082a8648ce3d030107', 'P-256'], // 1.2.840.10045.3.1.7 prime256v1
+  ['06052b81040022', 'P-384'], // 1.3.132.0.34 secp384r1
+  ['06052b81040023', 'P-521'], // 1.3.132.0.35 secp521r1
+]);
 
 /** Node's names for the curves AWS IoT accepts, and how we print them. */
 const ACCEPTED_CURVES: ReadonlyMap<string, string> = new Map([
@@ -55,35 +76,28 @@ export interface InspectedCsr {
  *   `CsrSubjectMismatch` when its subject is not exactly one CN equal to the serial.
  */
 export async function inspectCsr(pem: string, serialNumber: string): Promise<InspectedCsr> {
+  try {
+    return inspectCsrStrictly(pem, serialNumber);
+  } catch (error) {
+    // Every refusal below is typed; anything else is the ASN.1 or crypto library choking on bytes a device chose,
+    // which is still the device's bad CSR, never a server fault.
+    if (isCvmError(error)) throw error;
+    throw invalidCsr('The CSR could not be read.', error);
+  }
+}
+
+function inspectCsrStrictly(pem: string, serialNumber: string): InspectedCsr {
   if (pem.length > MAX_CSR_PEM_LENGTH) {
     throw invalidCsr(`The CSR is ${pem.length} characters long; at most ${MAX_CSR_PEM_LENGTH} are accepted.`);
   }
-  const der = decodePem(pem);
+  const asn = parseStrictDer(decodePem(pem));
 
-  let asn: CertificationRequest;
-  try {
-    asn = AsnConvert.parse(der, CertificationRequest);
-  } catch (error) {
-    throw invalidCsr('The CSR is not a valid PKCS#10 structure.', error);
-  }
-  // Trailing bytes or a non-canonical encoding would let two different byte strings mean one request.
-  if (!sameBytes(new Uint8Array(AsnConvert.serialize(asn)), der)) {
-    throw invalidCsr('The CSR is not DER encoded (it has trailing or non-canonical bytes).');
-  }
-
-  const signatureAlgorithm = asn.signatureAlgorithm.algorithm;
-  const accepted = ACCEPTED_SIGNATURE_ALGORITHMS.get(signatureAlgorithm);
-  if (accepted === undefined) {
-    throw invalidCsr(
-      `The CSR is signed with algorithm ${signatureAlgorithm}; use SHA-256, SHA-384 or SHA-512 with RSA (PKCS#1 v1.5) or ECDSA.`,
-    );
-  }
-
+  const accepted = acceptedSignatureAlgorithm(asn.signatureAlgorithm);
   const info = asn.certificationRequestInfo;
   const spki = new Uint8Array(AsnConvert.serialize(info.subjectPKInfo));
-  const { key, description: keyDescription } = acceptedKey(spki);
+  const { key, description: keyDescription } = acceptedKey(info.subjectPKInfo.algorithm, spki);
 
-  // Node's own verify on the exact signed bytes (the DER check above makes re-serialization byte-exact):
+  // Node's own verify on the exact signed bytes (strict DER makes re-serialization byte-exact):
   // the same check as @peculiar/x509's verify(), at a third of the cost on the hot path.
   let signatureValid = false;
   try {
@@ -97,7 +111,7 @@ export async function inspectCsr(pem: string, serialNumber: string): Promise<Ins
     throw invalidCsr('The CSR signature does not verify with its own public key; sign it with the device key.');
   }
 
-  const commonNames = new Name(AsnConvert.serialize(info.subject)).getField('CN');
+  const commonNames = commonNamesOf(info.subject);
   if (commonNames.length !== 1) {
     throw new CvmError(
       'CsrSubjectMismatch',
@@ -115,6 +129,49 @@ export async function inspectCsr(pem: string, serialNumber: string): Promise<Ins
   };
 }
 
+/**
+ * Parse PKCS#10 and insist on DER: re-encoding must give back the very bytes. Trailing bytes or a non-canonical
+ * encoding would let two different byte strings mean one request. Both steps run inside the guard because the
+ * ASN.1 library re-parses some values (an attribute value of an unexpected universal type) only when encoding.
+ */
+function parseStrictDer(der: Uint8Array): CertificationRequest {
+  let asn: CertificationRequest;
+  let reencoded: Uint8Array;
+  try {
+    asn = AsnConvert.parse(der, CertificationRequest);
+    reencoded = new Uint8Array(AsnConvert.serialize(asn));
+  } catch (error) {
+    throw invalidCsr('The CSR is not a valid PKCS#10 structure.', error);
+  }
+  if (!sameBytes(reencoded, der)) {
+    throw invalidCsr('The CSR is not DER encoded (it has trailing or non-canonical bytes).');
+  }
+  return asn;
+}
+
+/**
+ * The signature algorithm, with its parameters exactly as the standards write them: absent for ECDSA
+ * (RFC 5758 section 3.2), NULL for RSA PKCS#1 v1.5 (RFC 4055 section 5 has producers write NULL; every CSR
+ * generator does). RSASSA-PSS is refused: its parameters (hash, mask function, salt) are a second place for
+ * a key and a signature to disagree, and a device that holds an RSA key can sign PKCS#1 v1.5.
+ */
+function acceptedSignatureAlgorithm(algorithm: AlgorithmIdentifier): SignatureAlgorithm {
+  const accepted = ACCEPTED_SIGNATURE_ALGORITHMS.get(algorithm.algorithm);
+  if (accepted === undefined) {
+    throw invalidCsr(
+      `The CSR is signed with algorithm ${algorithm.algorithm}; use SHA-256, SHA-384 or SHA-512 with RSA (PKCS#1 v1.5) or ECDSA.`,
+    );
+  }
+  const parameters = parametersHex(algorithm);
+  if (accepted.keyType === 'ec' && parameters !== undefined) {
+    throw invalidCsr('The CSR signature algorithm (ECDSA) must have no parameters.');
+  }
+  if (accepted.keyType === 'rsa' && parameters !== DER_NULL) {
+    throw invalidCsr('The CSR signature algorithm (RSA PKCS#1 v1.5) must have NULL parameters.');
+  }
+  return accepted;
+}
+
 function decodePem(pem: string): Uint8Array {
   const match = PEM_BLOCK.exec(pem.trimStart());
   if (!match?.[1]) {
@@ -128,7 +185,29 @@ function decodePem(pem: string): Uint8Array {
   return new Uint8Array(der);
 }
 
-function acceptedKey(spki: Uint8Array): { key: KeyObject; description: string } {
+/**
+ * The public key, read from the SubjectPublicKeyInfo's algorithm first: an EC key must name its curve
+ * (RFC 5480 section 2.1.1: explicit curve parameters are refused, as AWS IoT refuses them), an RSA key must
+ * have NULL parameters (RFC 3279 section 2.3.1).
+ */
+function acceptedKey(algorithm: AlgorithmIdentifier, spki: Uint8Array): { key: KeyObject; description: string } {
+  const parameters = parametersHex(algorithm);
+  let expectedCurve: string | undefined;
+  if (algorithm.algorithm === EC_PUBLIC_KEY) {
+    expectedCurve = NAMED_CURVES.get(parameters ?? '');
+    if (expectedCurve === undefined) {
+      throw invalidCsr(
+        'The CSR key must be on a named curve: P-256, P-384 or P-521 (explicit parameters are refused).',
+      );
+    }
+  } else if (algorithm.algorithm === RSA_ENCRYPTION) {
+    if (parameters !== DER_NULL) throw invalidCsr('The CSR RSA key must have NULL algorithm parameters.');
+  } else {
+    throw invalidCsr(
+      `The CSR key type ${algorithm.algorithm} is not accepted; use RSA (2048+) or EC P-256/P-384/P-521.`,
+    );
+  }
+
   let key: KeyObject;
   try {
     key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
@@ -136,23 +215,47 @@ function acceptedKey(spki: Uint8Array): { key: KeyObject; description: string } 
     throw invalidCsr('The CSR public key cannot be read.', error);
   }
   const details = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa') {
+  if (key.asymmetricKeyType === 'rsa' && expectedCurve === undefined) {
     const bits = details.modulusLength ?? 0;
     if (bits < MIN_RSA_MODULUS_BITS) {
       throw invalidCsr(`The CSR key is RSA ${bits}; AWS IoT needs RSA keys of at least ${MIN_RSA_MODULUS_BITS} bits.`);
     }
     return { key, description: `RSA ${bits}` };
   }
-  if (key.asymmetricKeyType === 'ec') {
-    const curve = ACCEPTED_CURVES.get(details.namedCurve ?? '');
-    if (!curve) {
-      throw invalidCsr(`The CSR key is on curve ${details.namedCurve ?? 'unknown'}; use P-256, P-384 or P-521.`);
-    }
-    return { key, description: `EC ${curve}` };
+  if (key.asymmetricKeyType === 'ec' && ACCEPTED_CURVES.get(details.namedCurve ?? '') === expectedCurve) {
+    return { key, description: `EC ${expectedCurve}` };
   }
-  throw invalidCsr(
-    `The CSR key type ${key.asymmetricKeyType ?? 'unknown'} is not accepted; use RSA (2048+) or EC P-256/P-384/P-521.`,
-  );
+  throw invalidCsr('The CSR public key does not match its algorithm identifier.');
+}
+
+/**
+ * The subject's CN values. A CN must be a UTF8String or a PrintableString (what RFC 5280 has issuers write):
+ * the ASN.1 library renders a value of any other type as the hex of its encoding, so a NumericString "1" would
+ * otherwise read as "120131" and match a device of that serial.
+ */
+function commonNamesOf(subject: Name): string[] {
+  const values: string[] = [];
+  for (const relativeName of subject) {
+    for (const attribute of relativeName) {
+      if (attribute.type !== COMMON_NAME) continue;
+      const text = attribute.value.utf8String ?? attribute.value.printableString;
+      if (text === undefined) {
+        throw new CvmError('CsrSubjectMismatch', 'The CSR subject CN must be a UTF8String or a PrintableString.');
+      }
+      values.push(text);
+    }
+  }
+  return values;
+}
+
+/**
+ * Lowercase hex of the DER of an AlgorithmIdentifier's parameters, or undefined when they are absent.
+ * The ASN.1 library reads an ASN.1 NULL as `null` (and strict DER has already made sure it was `05 00`).
+ */
+function parametersHex(algorithm: AlgorithmIdentifier): string | undefined {
+  const { parameters } = algorithm;
+  if (parameters === undefined) return undefined;
+  return parameters === null ? DER_NULL : Buffer.from(parameters).toString('hex');
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

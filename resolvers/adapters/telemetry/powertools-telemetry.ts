@@ -10,9 +10,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricName, Telemetry } from '../../core/ports.ts';
 import { redactSecrets } from './redact-secrets.ts';
-
-const SERVICE_NAME = 'cvm';
-const METRICS_NAMESPACE = 'cvm';
+import { METRICS_NAMESPACE, METRICS_SERVICE as SERVICE_NAME } from '../../../contract/metrics.ts';
 
 export interface PowertoolsTelemetryOptions {
   /** Lowest level written. Default: Powertools' own (POWERTOOLS_LOG_LEVEL, else INFO). */

@@ -4,6 +4,17 @@ import * as x509 from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
 import { inspectCsr, MAX_CSR_PEM_LENGTH } from '../../../../resolvers/core/csr.ts';
 import { CvmError } from '../../../../resolvers/core/errors.ts';
+import {
+  craftCsr,
+  DER_NULL,
+  hex,
+  OID,
+  subjectOf,
+  TAG,
+  tlv,
+  utf8,
+  withExplicitP256Parameters,
+} from '../../../support/crafted-csr.ts';
 
 const SERIAL = 'SN-0001';
 
@@ -144,6 +155,59 @@ describe('inspectCsr', () => {
       const { pem } = await csrFor();
       const der = derOf(pem);
       await expectRefusal(pemOf(new Uint8Array([...der, 0, 0])), 'InvalidCsr');
+    });
+  });
+
+  describe('crafted CSRs (signed, byte for byte)', () => {
+    it.each(['ec', 'rsa'] as const)(
+      'accepts a well-formed %s one, so the refusals below are about the one change',
+      async (keyType) => {
+        await expect(inspectCsr(craftCsr({ keyType, commonName: SERIAL }), SERIAL)).resolves.toMatchObject({
+          keyDescription: keyType === 'ec' ? 'EC P-256' : 'RSA 2048',
+        });
+      },
+    );
+
+    it('refuses a subject attribute whose value is a UTCTime that is no time (the library throws re-encoding it)', async () => {
+      const subject = subjectOf(
+        [OID.commonName, utf8(SERIAL)],
+        [OID.organization, tlv(TAG.utcTime, Buffer.from('Acme'))],
+      );
+      const error = await expectRefusal(craftCsr({ subject }), 'InvalidCsr');
+      expect(error.message).not.toContain('Acme');
+    });
+
+    it('refuses a request attribute whose value is a UTCTime that is no time', async () => {
+      const challengePassword = hex('06092a864886f70d010907');
+      const attribute = tlv(TAG.sequence, challengePassword, tlv(TAG.set, tlv(TAG.utcTime, Buffer.from('junk'))));
+      await expectRefusal(craftCsr({ commonName: SERIAL, attributes: [attribute] }), 'InvalidCsr');
+    });
+
+    it('refuses an EC key with explicit curve parameters, even for P-256 itself', async () => {
+      const pem = craftCsr({ commonName: SERIAL, subjectPublicKeyInfo: withExplicitP256Parameters });
+      const error = await expectRefusal(pem, 'InvalidCsr');
+      expect(error.message).toMatch(/named curve/);
+    });
+
+    it.each([
+      ['ECDSA with NULL parameters', 'ec', tlv(TAG.sequence, OID.ecdsaWithSha256, DER_NULL)],
+      ['ECDSA with a curve as parameters', 'ec', tlv(TAG.sequence, OID.ecdsaWithSha256, OID.prime256v1)],
+      ['RSA PKCS#1 v1.5 without parameters', 'rsa', tlv(TAG.sequence, OID.sha256WithRsa)],
+      ['RSA PKCS#1 v1.5 with an empty OCTET STRING', 'rsa', tlv(TAG.sequence, OID.sha256WithRsa, hex('0400'))],
+    ] as const)('refuses a signature algorithm of %s', async (_case, keyType, signatureAlgorithm) => {
+      const error = await expectRefusal(craftCsr({ keyType, commonName: SERIAL, signatureAlgorithm }), 'InvalidCsr');
+      expect(error.message).toMatch(/parameters/);
+    });
+
+    it('refuses a CN that is not a string type, even where its encoding spells the serial', async () => {
+      // A NumericString "1" is 12 01 31: rendered as hex by the ASN.1 library it would read "120131".
+      const subject = subjectOf([OID.commonName, tlv(TAG.numericString, Buffer.from('1'))]);
+      await expectRefusal(craftCsr({ subject }), 'CsrSubjectMismatch', '120131');
+    });
+
+    it('accepts a CN written as a PrintableString', async () => {
+      const subject = subjectOf([OID.commonName, tlv(TAG.printableString, Buffer.from(SERIAL))]);
+      await expect(inspectCsr(craftCsr({ subject }), SERIAL)).resolves.toMatchObject({ keyDescription: 'EC P-256' });
     });
   });
 

@@ -1,0 +1,26 @@
+/**
+ * The CloudWatch metrics cvm writes, where the Lambda's telemetry writes them (Embedded Metric Format, namespace
+ * and `service` dimension below) and where the operations alarms and dashboard read them. README § Monitoring
+ * lists them for operators.
+ */
+import type { MetricName } from '../resolvers/core/ports.ts';
+
+export const METRICS_NAMESPACE = 'cvm';
+/** Every metric carries the dimension `service` with this value (Powertools adds it); some carry more. */
+export const METRICS_SERVICE = 'cvm';
+
+/** What the resolver counts today. */
+export const METRIC = {
+  /** A certificate was issued and activated (one per enrolled device). */
+  certificateIssued: 'CertificateIssued',
+  /** An answer that is an error; with the dimension `errorType` (InvalidCsr, InternalError, …). */
+  requestFailed: 'RequestFailed',
+  /** A call to AWS was throttled and retried. */
+  throttled: 'Throttled',
+} as const satisfies Record<string, MetricName>;
+
+/**
+ * Certificates a reconcile run found that no device records (a crash between creating and recording one),
+ * counted once per orphan found, with only the `service` dimension. Written by the reconciler.
+ */
+export const ORPHANED_CERTIFICATES_METRIC = 'OrphanedCertificates';
