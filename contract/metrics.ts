@@ -3,8 +3,6 @@
  * and `service` dimension below) and where the operations alarms and dashboard read them. README § Monitoring
  * lists them for operators.
  */
-import type { MetricName } from '../resolvers/core/ports.ts';
-
 export const METRICS_NAMESPACE = 'cvm';
 /** Every metric carries the dimension `service` with this value (Powertools adds it); some carry more. */
 export const METRICS_SERVICE = 'cvm';
@@ -17,7 +15,10 @@ export const METRIC = {
   requestFailed: 'RequestFailed',
   /** A call to AWS was throttled and retried. */
   throttled: 'Throttled',
-} as const satisfies Record<string, MetricName>;
+} as const;
+
+/** A metric the core may count (Telemetry.count in resolvers/core/ports.ts). */
+export type MetricName = (typeof METRIC)[keyof typeof METRIC] | typeof ORPHANED_CERTIFICATES_METRIC;
 
 /**
  * Certificates a reconcile run found that no device records (a crash between creating and recording one),

@@ -3,6 +3,7 @@
  * the composition roots (resolvers/lambda.ts, local/) pass real implementations in.
  */
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from './device.ts';
+import type { MetricName } from '../../contract/metrics.ts';
 
 export interface Page<T> {
   readonly items: readonly T[];
@@ -86,7 +87,7 @@ export interface RandomSource {
 /** Who is calling: an admin (IAM ARN) or a device (API key). */
 export type Caller = { readonly kind: 'admin'; readonly arn: string } | { readonly kind: 'device' };
 
-export type MetricName = 'CertificateIssued' | 'RequestFailed' | 'Throttled';
+export type { MetricName } from '../../contract/metrics.ts';
 
 /**
  * Logs and metrics. Implementations write structured JSON. Callers pass only safe fields:
