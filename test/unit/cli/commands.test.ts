@@ -120,6 +120,8 @@ beforeEach(async () => {
     adminSecretAccessKey: 'local-admin-secret',
     tlsCaFile: caFile,
     deviceCaFile: caFile,
+    iotEndpoint: 'localhost',
+    mqttPort: 8883,
   };
   await writeFile(path.join(workDir, 'local.json'), JSON.stringify(config));
 });
