@@ -194,3 +194,88 @@ describe('the local MQTT endpoint', () => {
     await session.end();
   });
 });
+
+describe('cvm device connect', () => {
+  it('connects with the enrolled files, subscribes, publishes and prints what came back', async () => {
+    const { dir } = await enrolledDevice('CLI-CONNECT-1');
+    const run = await cvm([
+      'device',
+      'connect',
+      '--dir',
+      dir,
+      '--local',
+      '--data-dir',
+      dataDir,
+      '--subscribe',
+      'things/CLI-CONNECT-1/#',
+      '--publish',
+      'things/CLI-CONNECT-1/hello',
+      '--message',
+      'hi there',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`Connected to localhost:${target.port} as CLI-CONNECT-1`);
+    expect(run.stdout).toContain('Subscribed to things/CLI-CONNECT-1/#.');
+    expect(run.stdout).toContain('Published to things/CLI-CONNECT-1/hello (acknowledged).');
+    expect(run.stdout).toContain('Received on things/CLI-CONNECT-1/hello: hi there');
+  });
+
+  it('reports a publish the policy refuses, and exits 1', async () => {
+    const { dir } = await enrolledDevice('CLI-CONNECT-2');
+    const run = await cvm([
+      'device',
+      'connect',
+      '--dir',
+      dir,
+      '--data-dir',
+      dataDir,
+      '--publish',
+      'things/X/y',
+      '--message',
+      'm',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('Connected to');
+    expect(run.stderr).toMatch(/^cvm: NotAuthorized: publish to things\/X\/y refused/);
+  });
+
+  it('reports a refused connection once the device is revoked', async () => {
+    const { dir } = await enrolledDevice('CLI-CONNECT-3');
+    expect((await cvm(['admin', 'revoke', 'CLI-CONNECT-3', '--reason', 'test', '--data-dir', dataDir])).code).toBe(0);
+    const run = await cvm(['device', 'connect', '--dir', dir, '--data-dir', dataDir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^cvm: NotAuthorized: localhost:\d+ refused the connection: not authorized/);
+  });
+
+  it('says what to do when the directory holds no enrolled device', async () => {
+    const run = await cvm(['device', 'connect', '--dir', path.join(workDir, 'nothing'), '--data-dir', dataDir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('run `cvm device enroll');
+  });
+});
+
+describe('cvm smoke --local', () => {
+  it('runs every step against the local stack, and leaves the device revoked', async () => {
+    const run = await cvm(['smoke', '--local', '--data-dir', dataDir]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines.map((line) => /^(ok|FAIL)\s+(.+?)\s{2,}/.exec(line)?.[2])).toEqual([
+      'register',
+      'make key and enroll',
+      'connect over MQTT',
+      'publish to own topic',
+      'publish elsewhere',
+      'revoke',
+      'connect after revoke',
+      'clean up',
+      undefined,
+    ]);
+    expect(lines.at(-1)).toMatch(/^Smoke test passed in/);
+    const serial = /device (cvm-smoke-\S+),/.exec(run.stdout)?.[1];
+    expect(serial).toBeDefined();
+    const shown = await cvm(['admin', 'show', serial ?? '', '--data-dir', dataDir, '--json']);
+    expect((JSON.parse(shown.stdout) as { device: { status: string } }).device.status).toBe('REVOKED');
+  });
+});
