@@ -104,6 +104,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       port: options.mqttPort ?? 0,
       log: (level, message, fields) => telemetry.log(level, message, fields),
     });
+    telemetry.log('info', 'mqtt endpoint listening', { endpoint: `${LOCAL_IOT_ENDPOINT}:${mqtt.port}` });
   } catch (error) {
     await twin.close();
     await core.close();
