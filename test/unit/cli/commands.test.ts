@@ -322,6 +322,34 @@ describe('cvm local start', () => {
     expect(run.stdout).toContain(`npx cvm admin register SN-0001 --local --data-dir ${workDir}`);
   });
 
+  it('starts MQTT on CVM_MQTT_PORT (default 8883) and says where', async () => {
+    const mqttPorts: (number | undefined)[] = [];
+    const startLocalStack: StartLocalStack = async (options) => {
+      mqttPorts.push(options.mqttPort);
+      return {
+        config: {
+          graphqlUrl: 'https://127.0.0.1:4000/graphql',
+          iotEndpoint: 'localhost',
+          mqttPort: options.mqttPort ?? -1,
+        },
+        close: async () => undefined,
+      };
+    };
+    const withEnv = await cvm(['local', 'start', '--data-dir', workDir], {
+      env: { CVM_MQTT_PORT: '18883' },
+      startLocalStack,
+    });
+    const byDefault = await cvm(['local', 'start', '--data-dir', workDir], { startLocalStack });
+    const byFlag = await cvm(['local', 'start', '--mqtt-port', '0', '--data-dir', workDir], {
+      env: { CVM_MQTT_PORT: '18883' },
+      startLocalStack,
+    });
+
+    expect([withEnv.code, byDefault.code, byFlag.code]).toEqual([0, 0, 0]);
+    expect(mqttPorts).toEqual([18883, 8883, 0]);
+    expect(withEnv.stdout).toContain('MQTT endpoint (mutual TLS): localhost:18883');
+  });
+
   it('prefers --port to CVM_PORT', async () => {
     const ports: number[] = [];
     const startLocalStack: StartLocalStack = async (options) => {
