@@ -168,8 +168,9 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
     sessions.delete(client);
     log('info', 'mqtt: disconnected', { clientId: client.id });
   });
+  // The session outlives the error until aedes unregisters the client: its will (published after the error, if the
+  // policy allows it) is authorized with it.
   broker.on('clientError', (client, error) => {
-    sessions.delete(client);
     log('debug', 'mqtt: client closed', { clientId: client.id, reason: error.message });
   });
 

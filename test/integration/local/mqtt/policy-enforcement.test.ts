@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { webcrypto } from 'node:crypto';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceMqttError, DeviceMqttSession, type DeviceCredentials } from '../../../../client/device-mqtt.ts';
 import { THING_NAME_VARIABLE, type IotPolicyDocument } from '../../../../contract/device-policy.ts';
@@ -109,5 +110,37 @@ describe('MQTT endpoint policy enforcement', () => {
       (reason: unknown) => reason,
     );
     expect((error as DeviceMqttError).errorType).toBe('NotAuthorized');
+  });
+
+  it('publishes the will of a device whose connection dropped, when its policy allows that topic', async () => {
+    const reader = await DeviceMqttSession.open(await device('will-reader'), {
+      host: 'localhost',
+      port: endpoint.port,
+    });
+    const writer = await device('will-writer');
+    try {
+      await reader.subscribe('things/will-reader/#');
+      const client = await mqtt.connectAsync({
+        protocol: 'mqtts',
+        host: 'localhost',
+        port: endpoint.port,
+        clientId: 'will-writer',
+        cert: writer.certificatePem,
+        key: writer.keyPem,
+        ca: writer.caPem,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        will: { topic: 'things/will-reader/gone', payload: Buffer.from('will-writer dropped'), qos: 1, retain: false },
+      });
+      // A dropped connection, not a DISCONNECT: the will must be published.
+      client.stream.destroy();
+      expect(await reader.waitForMessage('things/will-reader/gone', 10_000)).toEqual({
+        topic: 'things/will-reader/gone',
+        payload: 'will-writer dropped',
+      });
+      client.end(true);
+    } finally {
+      await reader.end();
+    }
   });
 });
