@@ -176,7 +176,10 @@ async function refusedWithin(credentials: DeviceCredentials, target: MqttTarget,
       const session = await DeviceMqttSession.open(credentials, target);
       await session.end();
     } catch (error) {
-      if (error instanceof DeviceMqttError) return error.errorType;
+      // NotAuthorized is the local endpoint's answer; other refusals say what the endpoint did.
+      if (error instanceof DeviceMqttError) {
+        return error.errorType === 'NotAuthorized' ? error.errorType : `${error.errorType}: ${error.message}`;
+      }
       throw error;
     }
     if (performance.now() >= deadline) throw new Error('the revoked certificate can still connect');
