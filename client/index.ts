@@ -1,4 +1,7 @@
-/** The cvm client library: a device enrolls with `enrollDevice` and connects with `DeviceMqttSession`; admins call the API through `createAdminApi`. */
+/**
+ * The cvm client library: a device enrolls with `enrollDevice` and connects with `DeviceMqttSession`; admins call
+ * the API through `createAdminApi`.
+ */
 export { createGraphqlClient } from './graphql-client.ts';
 export type {
   AwsCredentials,
