@@ -324,16 +324,16 @@ describe('cvm local start', () => {
 
   it('starts MQTT on CVM_MQTT_PORT (default 8883) and says where', async () => {
     const mqttPorts: (number | undefined)[] = [];
-    const startLocalStack: StartLocalStack = async (options) => {
+    const startLocalStack: StartLocalStack = (options) => {
       mqttPorts.push(options.mqttPort);
-      return {
+      return Promise.resolve({
         config: {
           graphqlUrl: 'https://127.0.0.1:4000/graphql',
           iotEndpoint: 'localhost',
           mqttPort: options.mqttPort ?? -1,
         },
-        close: async () => undefined,
-      };
+        close: () => Promise.resolve(),
+      });
     };
     const withEnv = await cvm(['local', 'start', '--data-dir', workDir], {
       env: { CVM_MQTT_PORT: '18883' },
