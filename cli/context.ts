@@ -3,13 +3,14 @@ import type { CliEnv } from './connection.ts';
 import type { CliTerminal } from './output.ts';
 
 export interface LocalStackHandle {
-  readonly config: { readonly graphqlUrl: string };
+  readonly config: { readonly graphqlUrl: string; readonly iotEndpoint?: string; readonly mqttPort?: number };
   close(): Promise<void>;
 }
 
 export type StartLocalStack = (options: {
   dataDir: string;
   port: number;
+  mqttPort?: number;
   host?: string;
   log?: (line: string) => void;
 }) => Promise<LocalStackHandle>;

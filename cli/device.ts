@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { enrollDevice } from '../client/device-enroll.ts';
 import { KEY_TYPES, type KeyType } from '../client/device-key.ts';
 import type { CliContext } from './context.ts';
+import { addDeviceConnectCommand } from './device-connect.ts';
 import { addDeviceConnectionOptions, deviceClient, type ConnectionFlags } from './connection.ts';
 import { UsageError } from './errors.ts';
 import { formatFields, printJson } from './output.ts';
@@ -56,4 +57,6 @@ export function addDeviceCommands(program: Command, context: CliContext): void {
       ]),
     );
   });
+
+  addDeviceConnectCommand(device, context);
 }

@@ -1,6 +1,6 @@
 /** `cvm local start`: the local stack (HTTPS GraphQL twin of AppSync, dynalite, local CA) in the foreground. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_DATA_DIR, DEFAULT_PORT, localConfigPath } from '../local/config.ts';
+import { DEFAULT_DATA_DIR, DEFAULT_MQTT_PORT, DEFAULT_PORT, localConfigPath } from '../local/config.ts';
 import type { CliContext, StartLocalStack } from './context.ts';
 import { dataDir as dataDirOf } from './connection.ts';
 import { UsageError } from './errors.ts';
@@ -12,16 +12,25 @@ export function addLocalCommands(program: Command, context: CliContext): void {
     .command('start')
     .description('start the local stack and keep it running until Ctrl-C (SIGINT) or SIGTERM')
     .option('--port <port>', `HTTPS port, 0 for any free one (env CVM_PORT, default ${DEFAULT_PORT})`, parsePort)
+    .option(
+      '--mqtt-port <port>',
+      `MQTT (mutual TLS) port, 0 for any free one (env CVM_MQTT_PORT, default ${DEFAULT_MQTT_PORT})`,
+      parsePort,
+    )
     .option('--data-dir <dir>', `where state and local.json live (env CVM_DATA_DIR, default ${DEFAULT_DATA_DIR})`)
-    .action(async (flags: { port?: number; dataDir?: string }) => {
-      const port = flags.port ?? portFromEnv(context.env.CVM_PORT) ?? DEFAULT_PORT;
+    .action(async (flags: { port?: number; mqttPort?: number; dataDir?: string }) => {
+      const port = flags.port ?? portFromEnv('CVM_PORT', context.env.CVM_PORT) ?? DEFAULT_PORT;
+      const mqttPort = flags.mqttPort ?? portFromEnv('CVM_MQTT_PORT', context.env.CVM_MQTT_PORT) ?? DEFAULT_MQTT_PORT;
       const dataDir = dataDirOf(flags, context.env);
       // Loaded on demand: devices and admins never need dynalite and the local CA.
       const start: StartLocalStack = context.startLocalStack ?? (await import('../local/stack.ts')).startLocalStack;
-      const stack = await start({ dataDir, port, log: (line) => context.stderr.write(`${line}\n`) });
+      const stack = await start({ dataDir, port, mqttPort, log: (line) => context.stderr.write(`${line}\n`) });
       const dataDirFlag = dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${dataDir}`;
       context.stdout.write(
         `cvm local stack listening on ${stack.config.graphqlUrl}\n` +
+          (stack.config.mqttPort === undefined
+            ? ''
+            : `MQTT endpoint (mutual TLS): ${stack.config.iotEndpoint ?? 'localhost'}:${stack.config.mqttPort}\n`) +
           `Connection details (URL, API key, admin credentials, CA): ${localConfigPath(dataDir)}\n` +
           `Next, in another terminal: npx cvm admin register SN-0001 --local${dataDirFlag}\n` +
           'Stop with Ctrl-C.\n',
@@ -38,11 +47,11 @@ function parsePort(value: string): number {
   return port;
 }
 
-function portFromEnv(value: string | undefined): number | undefined {
+function portFromEnv(name: string, value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   try {
     return parsePort(value);
   } catch {
-    throw new UsageError(`CVM_PORT must be a port number, 0-65535 (got "${value}").`);
+    throw new UsageError(`${name} must be a port number, 0-65535 (got "${value}").`);
   }
 }

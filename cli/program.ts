@@ -6,6 +6,7 @@ import { waitForTerminationSignal, type CliContext } from './context.ts';
 import { addDeviceCommands } from './device.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describeError } from './errors.ts';
 import { addLocalCommands } from './local.ts';
+import { addSmokeCommand } from './smoke.ts';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 const USAGE_HINT = '(add --help for usage)';
@@ -25,6 +26,7 @@ export function createProgram(context: CliContext): Command {
   addDeviceCommands(program, context);
   addAdminCommands(program, context);
   addLocalCommands(program, context);
+  addSmokeCommand(program, context);
   return program;
 }
 

@@ -1,4 +1,7 @@
-/** The cvm client library: a device enrolls with `enrollDevice`; admins call the API through `createAdminApi`. */
+/**
+ * The cvm client library: a device enrolls with `enrollDevice` and connects with `DeviceMqttSession`; admins call
+ * the API through `createAdminApi`.
+ */
 export { createGraphqlClient } from './graphql-client.ts';
 export type {
   AwsCredentials,
@@ -12,6 +15,8 @@ export type { DeviceMetadata, EnrollOptions, EnrollResult, EnrollmentFiles } fro
 export { KEY_TYPES } from './device-key.ts';
 export type { KeyType } from './device-key.ts';
 export { requestCertificate } from './device-api.ts';
+export { DeviceMqttError, DeviceMqttSession, IOT_MQTT_PORT, readDeviceCredentials } from './device-mqtt.ts';
+export type { DeviceCredentials, MqttErrorType, MqttTarget, ReceivedMessage } from './device-mqtt.ts';
 export type { RequestCertificateInput } from './device-api.ts';
 export * from './admin-api.ts';
 export * from './errors.ts';

@@ -26,7 +26,7 @@ import { createRateLimitWebAcl, DEFAULT_RATE_LIMIT, validateRateLimit, validateW
 import { loadAppSyncSchema } from '../contract/appsync-prelude.ts';
 import { SCHEMA_FILE } from '../contract/schema-file.ts';
 import { APPSYNC_REQUEST_LIMITS } from '../contract/request-limits.ts';
-import { devicePolicyDocument } from './device-policy.ts';
+import { devicePolicyDocument } from '../contract/device-policy.ts';
 import { OperationsAlarms, webAclNameOf } from './operations-alarms.ts';
 import { IOT_CERTIFICATES_ARN, IOT_THINGS_ARN, resolverPolicyStatements } from './resolver-permissions.ts';
 import { fieldsNeedingResolvers } from '../contract/root-fields.ts';
@@ -156,7 +156,11 @@ export class CertificateVendingMachine extends Construct {
       this.devicePolicyName = props.devicePolicyName ?? `${stack.stackName}-cvm-device`;
       this.devicePolicy = new iot.CfnPolicy(this, 'DevicePolicy', {
         policyName: this.devicePolicyName,
-        policyDocument: devicePolicyDocument(),
+        policyDocument: devicePolicyDocument({
+          partition: Aws.PARTITION,
+          region: Aws.REGION,
+          accountId: Aws.ACCOUNT_ID,
+        }),
       });
       this.devicePolicy.applyRemovalPolicy(removalPolicy);
     }

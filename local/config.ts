@@ -17,11 +17,17 @@ export interface LocalConfig {
   readonly tlsCaFile: string;
   /** PEM file of the CA that signs device certificates (the local device CA). */
   readonly deviceCaFile: string;
+  /** Host name of the MQTT endpoint (`localhost`), as requestCertificate's iotEndpoint. */
+  readonly iotEndpoint: string;
+  /** Port of the MQTT endpoint (mutual TLS). */
+  readonly mqttPort: number;
 }
 
 export const LOCAL_CONFIG_FILE = 'local.json';
 export const DEFAULT_DATA_DIR = '.cvm';
 export const DEFAULT_PORT = 4000;
+/** AWS IoT's MQTT port. */
+export const DEFAULT_MQTT_PORT = 8883;
 
 export function localConfigPath(dataDir: string): string {
   return path.resolve(dataDir, LOCAL_CONFIG_FILE);
@@ -35,6 +41,7 @@ const REQUIRED_KEYS: readonly (keyof LocalConfig)[] = [
   'adminSecretAccessKey',
   'tlsCaFile',
   'deviceCaFile',
+  'iotEndpoint',
 ];
 
 /** Read local.json, with an error that tells a person what to do when the stack has not been started. */
@@ -54,6 +61,9 @@ export async function readLocalConfig(dataDir: string = DEFAULT_DATA_DIR): Promi
     if (typeof (parsed as Record<string, unknown>)[key] !== 'string') {
       throw new Error(`${file} has no "${key}". Restart the local stack with \`npm start\` to rewrite it.`);
     }
+  }
+  if (typeof (parsed as Record<string, unknown>).mqttPort !== 'number') {
+    throw new Error(`${file} has no "mqttPort". Restart the local stack with \`npm start\` to rewrite it.`);
   }
   return parsed as LocalConfig;
 }

@@ -16,14 +16,22 @@ import { localConfigPath, type LocalConfig } from './config.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_ADMIN_ARN, loadOrCreateCredentials } from './credentials.ts';
 import { JsonLinesTelemetry } from '../resolvers/adapters/telemetry/json-lines-telemetry.ts';
 
-import { LOCAL_REGION, openLocalCore } from './local-core.ts';
+import { LOCAL_POLICY_NAME, LOCAL_REGION, openLocalCore } from './local-core.ts';
+import { startMqttEndpoint, type MqttEndpoint } from './mqtt/mqtt-endpoint.ts';
+import { devicePolicyDocument, type IotArnScope } from '../contract/device-policy.ts';
 
 export { LOCAL_POLICY_NAME, LOCAL_REGION, LOCAL_TABLE_NAME } from './local-core.ts';
+
+/** The host name of the local MQTT endpoint, as AWS IoT gives one (its server certificate names it). */
+export const LOCAL_IOT_ENDPOINT = 'localhost';
+const LOCAL_ARN_SCOPE: IotArnScope = { partition: 'aws', region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID };
 
 export interface LocalStackOptions {
   readonly dataDir: string;
   /** 0 picks a free port. */
   readonly port: number;
+  /** Port of the MQTT endpoint (TLS). Default 0, a free port; `npm start` uses 8883, as AWS IoT does. */
+  readonly mqttPort?: number;
   readonly host?: string;
   /** Where log lines go (JSON, one per line). Default: stderr. */
   readonly log?: (line: string) => void;
@@ -56,9 +64,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dataDir,
     settings,
     telemetry,
-    endpoint: { caCertificatePem: tls.ca.certPem, iotEndpoint: null },
+    // AWS gives a host name; the port is AWS IoT's 8883 in the cloud and local.json's mqttPort here.
+    endpoint: { caCertificatePem: tls.ca.certPem, iotEndpoint: LOCAL_IOT_ENDPOINT },
   });
   let twin: Awaited<ReturnType<typeof startAppSyncTwin>>;
+  let mqtt: MqttEndpoint;
   try {
     twin = await startAppSyncTwin({
       schemaSdl: await readFile(SCHEMA_FILE, 'utf8'),
@@ -83,6 +93,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await core.close();
     throw error;
   }
+  try {
+    mqtt = await startMqttEndpoint({
+      tls: { keyPem: tls.server.keyPem, certPem: tls.server.certPem },
+      deviceCaPem: core.authority.deviceCa.certPem,
+      registry: core.authority.authority.registry,
+      policies: new Map([[LOCAL_POLICY_NAME, devicePolicyDocument(LOCAL_ARN_SCOPE)]]),
+      arnScope: LOCAL_ARN_SCOPE,
+      host: options.host ?? '127.0.0.1',
+      port: options.mqttPort ?? 0,
+      log: (level, message, fields) => telemetry.log(level, message, fields),
+    });
+    telemetry.log('info', 'mqtt endpoint listening', { endpoint: `${LOCAL_IOT_ENDPOINT}:${mqtt.port}` });
+  } catch (error) {
+    await twin.close();
+    await core.close();
+    throw error;
+  }
 
   const config: LocalConfig = {
     graphqlUrl: twin.url,
@@ -92,6 +119,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     adminSecretAccessKey: credentials.adminSecretAccessKey,
     tlsCaFile: path.resolve(tls.ca.certFile),
     deviceCaFile: path.resolve(core.authority.deviceCa.certFile),
+    iotEndpoint: LOCAL_IOT_ENDPOINT,
+    mqttPort: mqtt.port,
   };
   const configFile = localConfigPath(dataDir);
   try {
@@ -99,6 +128,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
     await chmod(configFile, 0o600);
   } catch (error) {
+    await mqtt.close();
     await twin.close();
     await core.close();
     throw error;
@@ -111,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     telemetry,
     close: () => {
       closing ??= (async () => {
+        await mqtt.close();
         await twin.close();
         await core.close();
       })();

@@ -120,6 +120,8 @@ beforeEach(async () => {
     adminSecretAccessKey: 'local-admin-secret',
     tlsCaFile: caFile,
     deviceCaFile: caFile,
+    iotEndpoint: 'localhost',
+    mqttPort: 8883,
   };
   await writeFile(path.join(workDir, 'local.json'), JSON.stringify(config));
 });
@@ -318,6 +320,34 @@ describe('cvm local start', () => {
     expect(events).toEqual([`start ${workDir} 4100`, 'stop requested', 'close']);
     expect(run.stdout).toContain(`${path.join(workDir, 'local.json')}`);
     expect(run.stdout).toContain(`npx cvm admin register SN-0001 --local --data-dir ${workDir}`);
+  });
+
+  it('starts MQTT on CVM_MQTT_PORT (default 8883) and says where', async () => {
+    const mqttPorts: (number | undefined)[] = [];
+    const startLocalStack: StartLocalStack = (options) => {
+      mqttPorts.push(options.mqttPort);
+      return Promise.resolve({
+        config: {
+          graphqlUrl: 'https://127.0.0.1:4000/graphql',
+          iotEndpoint: 'localhost',
+          mqttPort: options.mqttPort ?? -1,
+        },
+        close: () => Promise.resolve(),
+      });
+    };
+    const withEnv = await cvm(['local', 'start', '--data-dir', workDir], {
+      env: { CVM_MQTT_PORT: '18883' },
+      startLocalStack,
+    });
+    const byDefault = await cvm(['local', 'start', '--data-dir', workDir], { startLocalStack });
+    const byFlag = await cvm(['local', 'start', '--mqtt-port', '0', '--data-dir', workDir], {
+      env: { CVM_MQTT_PORT: '18883' },
+      startLocalStack,
+    });
+
+    expect([withEnv.code, byDefault.code, byFlag.code]).toEqual([0, 0, 0]);
+    expect(mqttPorts).toEqual([18883, 8883, 0]);
+    expect(withEnv.stdout).toContain('MQTT endpoint (mutual TLS): localhost:18883');
   });
 
   it('prefers --port to CVM_PORT', async () => {

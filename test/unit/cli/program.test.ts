@@ -45,6 +45,11 @@ describe('cvm command line', () => {
     ],
     ['local start with a port out of range', ['local', 'start', '--port', '70000'], {}],
     ['local start with a bad CVM_PORT', ['local', 'start'], { CVM_PORT: 'four thousand' }],
+    ['local start with a bad CVM_MQTT_PORT', ['local', 'start'], { CVM_MQTT_PORT: '88830' }],
+    ['device connect without --dir', ['device', 'connect', '--local'], {}],
+    ['device connect with --publish but no --message', ['device', 'connect', '--dir', 'd', '--publish', 't'], {}],
+    ['device connect with a port out of range', ['device', 'connect', '--dir', 'd', '--port', '0'], {}],
+    ['smoke with both --local and --endpoint', ['smoke', '--local', '--endpoint', 'https://x.example/graphql'], {}],
   ])('exits 2 for %s', async (_name, argv, env) => {
     const run = await cvm(argv, { env, startLocalStack: neverStarts });
 

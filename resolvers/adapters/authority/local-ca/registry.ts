@@ -47,6 +47,12 @@ export interface ThingRecord {
  */
 export type RecordChange<T> = (current: T | undefined) => T | undefined;
 
+/**
+ * Told after a change to a certificate record is stored, with the record as now stored (undefined once deleted).
+ * Called synchronously by the writer: a listener must not throw, and should hand slow work to a promise.
+ */
+export type CertificateChangeListener = (certificateId: string, record: CertificateRecord | undefined) => void;
+
 const CERTIFICATES_DIRECTORY = 'certificates';
 const THINGS_DIRECTORY = 'things';
 const CERTIFICATE_ID_PATTERN = /^[0-9a-f]{64}$/;
@@ -55,6 +61,7 @@ const LIST_READ_BATCH = 64;
 
 export class CertificateRegistry {
   private readonly pending = new Map<string, Promise<void>>();
+  private readonly certificateListeners = new Set<CertificateChangeListener>();
 
   private constructor(private readonly directory: string) {}
 
@@ -85,6 +92,17 @@ export class CertificateRegistry {
     return records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * Listen to every certificate change this registry stores (a status change, a policy or thing attached or
+   * detached, a deletion), so that a server holding connections for a certificate can act at once instead of
+   * polling the files. Changes made by another process are not seen: one process owns a data directory.
+   * Returns a function that stops listening.
+   */
+  onCertificateChange(listener: CertificateChangeListener): () => void {
+    this.certificateListeners.add(listener);
+    return () => this.certificateListeners.delete(listener);
+  }
+
   /** Apply `change` to the certificate `id` after every earlier change to it has finished; resolves to the result. */
   updateCertificate(id: string, change: RecordChange<CertificateRecord>): Promise<CertificateRecord | undefined> {
     const file = this.certificateFile(id);
@@ -98,7 +116,18 @@ export class CertificateRegistry {
         return undefined;
       });
     }
-    return this.serialized(file, () => applyChange(file, change));
+    return this.serialized(file, async () => {
+      let changed = false;
+      const stored = await applyChange(file, (current: CertificateRecord | undefined) => {
+        const next = change(current);
+        changed = next !== current;
+        return next;
+      });
+      if (changed) {
+        for (const listener of this.certificateListeners) listener(id, stored);
+      }
+      return stored;
+    });
   }
 
   /** Apply `change` to the thing `name` after every earlier change to it has finished; resolves to the result. */

@@ -127,4 +127,26 @@ describe('CertificateRegistry', () => {
       /Not a certificate id/,
     );
   });
+
+  it('tells listeners of every stored certificate change, with the record as stored, and of nothing else', async () => {
+    const heard: [string, string | undefined][] = [];
+    const stop = registry.onCertificateChange((id, record) => heard.push([id, record?.status]));
+    await registry.updateCertificate(ID_A, () => certificate(ID_A));
+    await registry.updateCertificate(ID_A, (current) => current); // no change: nothing written, nothing told
+    await registry.updateCertificate(ID_A, (current) => current && { ...current, status: 'REVOKED' });
+    await registry
+      .updateCertificate(ID_A, () => {
+        throw new Error('refused');
+      })
+      .catch(() => undefined);
+    await registry.updateThing('t1', () => thing('t1'));
+    await registry.updateCertificate(ID_A, () => undefined);
+    stop();
+    await registry.updateCertificate(ID_B, () => certificate(ID_B));
+    expect(heard).toEqual([
+      [ID_A, 'INACTIVE'],
+      [ID_A, 'REVOKED'],
+      [ID_A, undefined],
+    ]);
+  });
 });
