@@ -187,8 +187,8 @@ function decodePem(pem: string): Uint8Array {
 
 /**
  * The public key, read from the SubjectPublicKeyInfo's algorithm first: an EC key must name its curve
- * (RFC 5480 section 2.1.1: explicit curve parameters are refused, as AWS IoT refuses them), an RSA key must
- * have NULL parameters (RFC 3279 section 2.3.1).
+ * (RFC 5480 section 2.1.1 allows only named curves; OpenSSL would match explicit P-256 parameters to P-256 and let
+ * the key through to an authority that refuses it), an RSA key must have NULL parameters (RFC 3279 section 2.3.1).
  */
 function acceptedKey(algorithm: AlgorithmIdentifier, spki: Uint8Array): { key: KeyObject; description: string } {
   const parameters = parametersHex(algorithm);

@@ -32,6 +32,8 @@ export class AnswerTally {
   readonly untyped: { readonly input: unknown; readonly answer: unknown }[] = [];
   private untypedCount = 0;
   private readonly started = performance.now();
+  /** When the last answer came: the rate covers this property's run only, not the ones after it. */
+  private lastAnswerAt = this.started;
 
   constructor(private readonly name: string) {}
 
@@ -40,6 +42,7 @@ export class AnswerTally {
 
   record(input: unknown, answer: unknown, typed: boolean, kind: string): void {
     this.inputs += 1;
+    this.lastAnswerAt = performance.now();
     this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
     if (typed) return;
     this.untypedCount += 1;
@@ -51,7 +54,7 @@ export class AnswerTally {
   }
 
   summary(): string {
-    const seconds = (performance.now() - this.started) / 1000;
+    const seconds = (this.lastAnswerAt - this.started) / 1000;
     const rate = Math.round(this.inputs / Math.max(seconds, 0.001));
     const kinds = [...this.kinds].map(([kind, count]) => `${kind} ${count}`).join(', ');
     return (
