@@ -3,7 +3,6 @@
  * with a ResolverEvent and maps the returned envelope to a field value or `util.error`. This file (and the
  * local stack's) is the only place that reads the environment.
  */
-import 'reflect-metadata';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { IoTClient } from '@aws-sdk/client-iot';
 import type { Context } from 'aws-lambda';
