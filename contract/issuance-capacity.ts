@@ -9,6 +9,9 @@
  * out of time after its certificate exists throws that certificate away and spends quota on another.
  */
 
+/** The one field whose calls are capped: issuing is what spends the AWS IoT quota. */
+export const ADMITTED_FIELD = { parentTypeName: 'Mutation', fieldName: 'requestCertificate' } as const;
+
 /** AWS IoT's default CreateCertificateFromCsr quota (requests per second) in most regions. */
 export const DEFAULT_IOT_CERTIFICATE_RATE = 15;
 

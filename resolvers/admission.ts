@@ -8,6 +8,7 @@
  * the AppSync resolver answers `Throttled`); the local stack, one process, wraps its field resolver with it.
  */
 import type { ResolverEnvelope, ResolverEvent } from '../contract/lambda-envelope.ts';
+import { ADMITTED_FIELD } from '../contract/issuance-capacity.ts';
 
 export interface AdmissionOptions {
   /** Issuances allowed at once; at least 1. */
@@ -17,8 +18,6 @@ export interface AdmissionOptions {
 }
 
 export type FieldResolverFunction = (event: ResolverEvent) => Promise<ResolverEnvelope>;
-
-export const ADMITTED_FIELD = { parentTypeName: 'Mutation', fieldName: 'requestCertificate' } as const;
 
 const THROTTLED: ResolverEnvelope = {
   error: {
