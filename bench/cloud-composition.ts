@@ -3,6 +3,7 @@
  * benchmark: dynalite for DynamoDB (in memory) and the AWS IoT simulation for AWS IoT. Both clients can delay
  * every call by a fixed latency, so that sequential round trips can be counted.
  */
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MiddlewareStack } from '@smithy/types';
 import { LAMBDA_ENV } from '../contract/lambda-environment.ts';
@@ -22,12 +23,14 @@ export interface CloudComposition {
 
 export async function startCloudComposition(
   iot: AwsIotSimulation,
-  options: { dynamoLatencyMs?: number } = {},
+  options: { dynamoLatencyMs?: number; calls?: CallLog } = {},
 ): Promise<CloudComposition> {
   const dynalite = await startDynalite();
   await ensureTable(dynalite.client, BENCH_TABLE);
   const latencyMs = options.dynamoLatencyMs ?? 0;
-  if (latencyMs > 0) delayEveryCall(dynalite.client.middlewareStack as MiddlewareStack<object, object>, latencyMs);
+  if (latencyMs > 0) {
+    delayEveryCall(dynalite.client.middlewareStack as MiddlewareStack<object, object>, latencyMs, options.calls);
+  }
   const env = { [LAMBDA_ENV.tableName]: BENCH_TABLE, [LAMBDA_ENV.devicePolicyName]: 'bench-device' };
   return {
     newHandler: () =>
@@ -40,12 +43,43 @@ export async function startCloudComposition(
   };
 }
 
-/** Every call through this client waits `ms` before it is sent. */
-export function delayEveryCall(stack: MiddlewareStack<object, object>, ms: number): void {
+/** When each call started and when its answer came back (performance.now()). */
+export class CallLog {
+  readonly calls: { start: number; end: number }[] = [];
+
+  clear(): void {
+    this.calls.length = 0;
+  }
+
+  /**
+   * The longest chain of calls each sent after the previous one's answer arrived: the sequential round trips on
+   * the critical path, whatever the CPU time between them (which end-to-end ÷ latency counts as well).
+   */
+  criticalPath(): number {
+    const sorted = [...this.calls].sort((a, b) => a.start - b.start);
+    const depth: number[] = [];
+    sorted.forEach((call, i) => {
+      let before = 0;
+      for (let j = 0; j < i; j += 1) {
+        if ((sorted[j]?.end ?? Infinity) <= call.start) before = Math.max(before, depth[j] ?? 0);
+      }
+      depth.push(before + 1);
+    });
+    return Math.max(0, ...depth);
+  }
+}
+
+/** Every call through this client waits `ms` before it is sent; `log` records each call. */
+export function delayEveryCall(stack: MiddlewareStack<object, object>, ms: number, log?: CallLog): void {
   stack.add(
     (next) => async (args) => {
+      const start = performance.now();
       await sleep(ms);
-      return next(args);
+      try {
+        return await next(args);
+      } finally {
+        log?.calls.push({ start, end: performance.now() });
+      }
     },
     { step: 'deserialize', priority: 'high', name: 'benchLatency' },
   );
