@@ -1,183 +1,54 @@
 /**
- * `npm run bench`: figures for the enrollment path on this machine. Prints, never asserts.
+ * `npm run bench`: the throughput figures of cvm on this machine, one line each as `NAME: value (goal …)`,
+ * measured in one run. Prints, never asserts.
  *
- *  1. CSR checks alone (parse, verify, key and subject rules): the CPU floor of every request.
- *  2. Enrollment through the core with real parts (dynalite in memory, the local CA in a temp dir):
- *     register N devices in batches of 100, then enroll them with C concurrent requests.
- *  3. The same through the local HTTPS twin (API-key auth, GraphQL parse/validate, JSON), end to end.
+ *   npm run bench                      every figure (about five minutes: the burst alone takes over one)
+ *   npm run bench -- --only burst      one figure (repeat --only, or separate names with commas)
+ *   npm run bench -- --quick           smaller workloads, noisier ratios
  *
- * Options (env): BENCH_DEVICES (default 300), BENCH_CONCURRENCY (default 8).
+ * Figures: burst, round-trips, register-batch, import, bundle, https. Sizes can be set with BENCH_BURST_DEVICES,
+ * BENCH_IMPORT_DEVICES, BENCH_HTTPS_DEVICES.
  */
 import 'reflect-metadata';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { createGraphqlClient } from '../client/graphql-client.ts';
-import { registerDevices } from '../resolvers/core/register-devices.ts';
-import { inspectCsr } from '../resolvers/core/csr.ts';
-import { requestCertificate } from '../resolvers/core/request-certificate.ts';
-import { startLocalStack } from '../local/stack.ts';
-import { readFile } from 'node:fs/promises';
-import { createDeviceCsr } from '../client/device-csr.ts';
-import { generateDeviceKey } from '../client/device-key.ts';
-import { openLocalCore } from '../local/local-core.ts';
-import { JsonLinesTelemetry } from '../resolvers/adapters/telemetry/json-lines-telemetry.ts';
-import { DEFAULT_SETTINGS } from '../resolvers/core/context.ts';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { burst } from './figures/burst.ts';
+import type { Figure } from './figures/figure.ts';
+import { adminImport } from './figures/import.ts';
+import { lambdaBundle } from './figures/lambda-bundle.ts';
+import { localHttps } from './figures/local-https.ts';
+import { registerBatch } from './figures/register-batch.ts';
+import { roundTrips } from './figures/round-trips.ts';
 
 // The SDK's Node 22 notice would interleave with the figures (see README, Requirements).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// The Lambda composition logs and emits metrics to stdout as in Lambda; here only the figures should show.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-const DEVICES = Number(process.env.BENCH_DEVICES ?? 300);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const FIGURES: readonly Figure[] = [burst, roundTrips, registerBatch, adminImport, lambdaBundle, localHttps];
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const { values } = parseArgs({
+  options: { only: { type: 'string', multiple: true }, quick: { type: 'boolean', default: false } },
+});
+const wanted = new Set((values.only ?? []).flatMap((names) => names.split(',')).filter(Boolean));
+const unknown = [...wanted].filter((name) => !FIGURES.some((figure) => figure.name === name));
+if (unknown.length > 0) {
+  console.error(`Unknown figure(s): ${unknown.join(', ')}. Known: ${FIGURES.map((figure) => figure.name).join(', ')}.`);
+  process.exit(2);
 }
 
-function report(name: string, count: number, elapsedMs: number, latencies?: number[]): void {
-  const rate = (count / elapsedMs) * 1000;
-  let line = `${name.padEnd(44)} ${String(count).padStart(6)} ops  ${rate.toFixed(0).padStart(6)} ops/s`;
-  if (latencies && latencies.length > 0) {
-    const sorted = [...latencies].sort((a, b) => a - b);
-    line += `  p50 ${percentile(sorted, 50).toFixed(1)} ms  p95 ${percentile(sorted, 95).toFixed(1)} ms  p99 ${percentile(sorted, 99).toFixed(1)} ms`;
-  }
-  console.log(line);
-}
-
-function memory(label: string): void {
-  const usage = process.memoryUsage();
-  console.log(
-    `${label.padEnd(44)} rss ${(usage.rss / 2 ** 20).toFixed(0)} MiB  heap used ${(usage.heapUsed / 2 ** 20).toFixed(0)} MiB`,
+const load = () =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+console.log(`cvm benchmark: node ${process.version}, load average ${load()}${values.quick ? ', quick' : ''}`);
+for (const figure of FIGURES) {
+  if (wanted.size > 0 && !wanted.has(figure.name)) continue;
+  await figure.run(
+    (name, value, goal, note) =>
+      console.log(`${name}: ${value} (goal ${goal})${note === undefined ? '' : `  [${note}]`}`),
+    { quick: values.quick },
   );
 }
-
-async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const item = items[next] as T;
-        next += 1;
-        await work(item);
-      }
-    }),
-  );
-}
-
-async function benchCsrChecks(): Promise<void> {
-  const csr = { csrPem: await newCsr('BENCH-CSR') };
-  const rounds = 2000;
-  for (let i = 0; i < 100; i += 1) await inspectCsr(csr.csrPem, 'BENCH-CSR');
-  const started = performance.now();
-  for (let i = 0; i < rounds; i += 1) await inspectCsr(csr.csrPem, 'BENCH-CSR');
-  report('CSR checks (EC P-256), one at a time', rounds, performance.now() - started);
-}
-
-async function benchCore(): Promise<void> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'cvm-bench-core-'));
-  const harness = await openLocalCore({
-    dataDir,
-    settings: DEFAULT_SETTINGS,
-    telemetry: new JsonLinesTelemetry(() => undefined),
-  });
-  try {
-    const serials = Array.from({ length: DEVICES }, (_, i) => `BENCH-${String(i).padStart(6, '0')}`);
-    let started = performance.now();
-    const tokens = new Map<string, string>();
-    for (let i = 0; i < serials.length; i += 100) {
-      const batch = serials.slice(i, i + 100).map((serialNumber) => ({ serialNumber }));
-      for (const registration of await registerDevices(harness.ctx, batch, ADMIN)) {
-        tokens.set(registration.device.serialNumber, registration.registrationToken);
-      }
-    }
-    report('register (core + dynalite, batches of 100)', DEVICES, performance.now() - started);
-
-    const csrs = new Map<string, string>();
-    for (const serial of serials) csrs.set(serial, await newCsr(serial));
-    const latencies: number[] = [];
-    started = performance.now();
-    await runPool(serials, CONCURRENCY, async (serial) => {
-      const begun = performance.now();
-      await requestCertificate(harness.ctx, {
-        serialNumber: serial,
-        registrationToken: tokens.get(serial),
-        csr: csrs.get(serial),
-      });
-      latencies.push(performance.now() - begun);
-    });
-    report(`enroll (core + dynalite + local CA, c=${CONCURRENCY})`, DEVICES, performance.now() - started, latencies);
-    memory('after core enrollment');
-  } finally {
-    await harness.close();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-}
-
-/** A CSR made as a device makes it: its own EC P-256 key, CN = serial. */
-async function newCsr(serialNumber: string): Promise<string> {
-  return createDeviceCsr(serialNumber, await generateDeviceKey('ec-p256'));
-}
-
-const ADMIN = { kind: 'admin', arn: 'arn:aws:iam::000000000000:user/bench-admin' } as const;
-
-async function benchHttps(): Promise<void> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'cvm-bench-'));
-  const stack = await startLocalStack({ dataDir, port: 0, log: () => undefined });
-  try {
-    const ca = await readFile(stack.config.tlsCaFile, 'utf8');
-    const admin = createGraphqlClient({
-      url: stack.config.graphqlUrl,
-      ca,
-      auth: {
-        kind: 'iam',
-        region: stack.config.region,
-        credentials: {
-          accessKeyId: stack.config.adminAccessKeyId,
-          secretAccessKey: stack.config.adminSecretAccessKey,
-        },
-      },
-    });
-    const device = createGraphqlClient({
-      url: stack.config.graphqlUrl,
-      ca,
-      auth: { kind: 'apiKey', apiKey: stack.config.apiKey },
-    });
-    const serials = Array.from({ length: DEVICES }, (_, i) => `HTTPS-${String(i).padStart(6, '0')}`);
-    const tokens = new Map<string, string>();
-    for (let i = 0; i < serials.length; i += 100) {
-      const input = serials.slice(i, i + 100).map((serialNumber) => ({ serialNumber }));
-      const data = await admin.request<{
-        registerDevices: { registrationToken: string; device: { serialNumber: string } }[];
-      }>(
-        'mutation($input: [RegisterDeviceInput!]!) { registerDevices(input: $input) { registrationToken device { serialNumber } } }',
-        { input },
-      );
-      for (const registration of data.registerDevices)
-        tokens.set(registration.device.serialNumber, registration.registrationToken);
-    }
-    const csrs = new Map<string, string>();
-    for (const serial of serials) csrs.set(serial, await newCsr(serial));
-    const latencies: number[] = [];
-    const started = performance.now();
-    await runPool(serials, CONCURRENCY, async (serial) => {
-      const begun = performance.now();
-      await device.request(
-        'mutation($input: RequestCertificateInput!) { requestCertificate(input: $input) { certificateId } }',
-        { input: { serialNumber: serial, registrationToken: tokens.get(serial), csr: csrs.get(serial) } },
-      );
-      latencies.push(performance.now() - begun);
-    });
-    report(`enroll over HTTPS (local twin, c=${CONCURRENCY})`, DEVICES, performance.now() - started, latencies);
-    memory('after HTTPS enrollment');
-  } finally {
-    await stack.close();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-}
-
-console.log(`cvm benchmark: ${DEVICES} devices, concurrency ${CONCURRENCY}, node ${process.version}`);
-memory('at start');
-await benchCsrChecks();
-await benchCore();
-await benchHttps();
+console.log(`load average at the end: ${load()}`);

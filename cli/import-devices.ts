@@ -18,7 +18,10 @@ export interface ImportRow {
 }
 
 export interface ImportHooks {
-  /** Called once per successful registerDevices call, before the next one: the only chance to keep the tokens. */
+  /**
+   * Called once per successful registerDevices call, one call at a time, before that batch's worker sends another:
+   * the only chance to keep the tokens.
+   */
   readonly onRegistered: (registrations: readonly DeviceRegistration[]) => Promise<void>;
   readonly onSkipped?: (serialNumbers: readonly string[]) => void;
   /** Rows settled (registered or skipped) after each batch. */
@@ -79,7 +82,15 @@ export interface ImportOptions {
   /** Backoff for throttled calls (HTTP 429 from the rate limit, or Throttled). Default: 10 tries, up to 60 s apart. */
   readonly retry?: RetryOptions;
   readonly onRetry?: (event: RetryEvent) => void;
+  /** registerDevices calls in flight at once. Default 4. */
+  readonly concurrency?: number;
 }
+
+/**
+ * Batches in flight at once: enough to hide the round trip of each call behind the others, few enough that the
+ * server (one process locally, a few Lambda containers in AWS) is not flooded; throttling is answered by backoff.
+ */
+const IMPORT_CONCURRENCY = 4;
 
 /**
  * A throttled call did nothing (WAF refused it, or the server undid its writes), so it is safe to repeat;
@@ -112,14 +123,14 @@ export async function importDevices(
   const lookups: Pick<AdminApi, 'getDevice'> = {
     getDevice: (serialNumber) => patiently(() => api.getDevice(serialNumber)),
   };
-  for (const batch of planBatches(rows, options.batchSize)) {
+  const registerBatch = async (batch: readonly ImportRow[]): Promise<void> => {
     let pending: readonly ImportRow[] = batch;
     for (let round = 1; pending.length > 0; round += 1) {
       try {
         const registrations = await patiently(() =>
           api.registerDevices(pending.map((row) => toInput(row, options.tokenTtlSeconds))),
         );
-        await hooks.onRegistered(registrations);
+        await keepTokens(registrations);
         registered += registrations.length;
         break;
       } catch (error) {
@@ -134,7 +145,29 @@ export async function importDevices(
       }
     }
     hooks.onBatchDone?.(batch.length);
-  }
+  };
+  // Token writes one after another, in the order the answers arrive: each batch's tokens are kept before its
+  // worker moves on, and two batches never interleave in the tokens file.
+  let tokensWritten = Promise.resolve();
+  const keepTokens = (registrations: readonly DeviceRegistration[]): Promise<void> => {
+    tokensWritten = tokensWritten.then(() => hooks.onRegistered(registrations));
+    return tokensWritten;
+  };
+
+  const queue = planBatches(rows, options.batchSize);
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    // After a failure no new batch starts; batches already sent finish, so their tokens are kept.
+    for (let batch = queue.shift(); batch !== undefined && failure === undefined; batch = queue.shift()) {
+      try {
+        await registerBatch(batch);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? IMPORT_CONCURRENCY, queue.length) }, worker));
+  if (failure !== undefined) throw failure.error;
   return { registered, skipped };
 }
 

@@ -30,7 +30,11 @@ export interface EnrollOptions {
   readonly keyType?: KeyType;
   /** Where the key, CSR, certificate, CA and device.json live. Created with mode 0700. */
   readonly outDir: string;
-  /** Retries of IssuanceInProgress, Throttled, InternalError and network failures. Default 18 attempts, 500 ms base, 10 s max. */
+  /**
+   * Retries of IssuanceInProgress, Throttled, InternalError and network failures. Default 30 attempts, 500 ms base,
+   * 10 s max: over two minutes of waiting on average, so that a device of a factory burst that the service keeps
+   * answering Throttled (1,000 devices take over a minute at AWS IoT's default quota) still gets its turn.
+   */
   readonly retry?: RetryOptions;
   /** Human-readable progress lines (never holding the token or the key). */
   readonly onProgress?: (message: string) => void;
@@ -66,6 +70,7 @@ export interface EnrollResult extends DeviceMetadata {
 }
 
 const DEFAULT_KEY_TYPE: KeyType = 'ec-p256';
+const ENROLL_ATTEMPTS = 30;
 
 export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult> {
   const progress = options.onProgress ?? (() => undefined);
@@ -99,7 +104,12 @@ export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult
         registrationToken: options.registrationToken,
         csr,
       }),
-    { ...options.retry, isRetryable, onRetry: (event) => progress(describeRetry(event)) },
+    {
+      attempts: ENROLL_ATTEMPTS,
+      ...options.retry,
+      isRetryable,
+      onRetry: (event) => progress(describeRetry(event)),
+    },
   );
 
   assertCertifiesKey(grant, key.spki);

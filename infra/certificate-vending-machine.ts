@@ -30,6 +30,7 @@ import { devicePolicyDocument } from '../contract/device-policy.ts';
 import { OperationsAlarms, webAclNameOf } from './operations-alarms.ts';
 import { IOT_CERTIFICATES_ARN, IOT_THINGS_ARN, resolverPolicyStatements } from './resolver-permissions.ts';
 import { fieldsNeedingResolvers } from '../contract/root-fields.ts';
+import { ADMITTED_FIELD, DEFAULT_IOT_CERTIFICATE_RATE, issuanceConcurrency } from '../contract/issuance-capacity.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_RESOLVER_ENTRY = path.join(REPO_ROOT, 'resolvers', 'lambda.ts');
@@ -122,6 +123,16 @@ export interface CertificateVendingMachineProps {
    * @default - no notification: the alarms and the dashboard only
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * The account's AWS IoT certificate quota in this region, in calls per second (CreateCertificateFromCsr and its
+   * neighbours; see Service Quotas). requestCertificate runs in a function of its own whose reserved concurrency is
+   * derived from it (rate + 1, contract/issuance-capacity.ts): a burst beyond that is answered Throttled by AppSync
+   * before any AWS IoT call, instead of spending quota on certificates that a throttled request then throws away.
+   * Admin fields run in the other function and never wait behind a burst of devices. Reserving takes that many from
+   * the account's concurrency pool, which must keep 100 unreserved.
+   * @default 15 (AWS IoT's default quota in most regions)
+   */
+  readonly iotCertificateRate?: number;
 }
 
 export class CertificateVendingMachine extends Construct {
@@ -129,6 +140,8 @@ export class CertificateVendingMachine extends Construct {
   readonly apiKey: appsync.CfnApiKey;
   readonly table: dynamodb.Table;
   readonly resolverFunction: NodejsFunction;
+  /** Serves requestCertificate alone, with the reserved concurrency derived from `iotCertificateRate`. */
+  readonly issuerFunction: NodejsFunction;
   /** The AWS IoT policy attached to issued certificates (created here or brought by the user). */
   readonly devicePolicyName: string;
   /** The created device policy; undefined when `existingDevicePolicyName` was given. */
@@ -165,7 +178,17 @@ export class CertificateVendingMachine extends Construct {
       this.devicePolicy.applyRemovalPolicy(removalPolicy);
     }
 
-    this.resolverFunction = this.createResolverFunction(props, removalPolicy, logRetention);
+    const role = this.createResolverRole();
+    this.resolverFunction = this.createResolverFunction(props, role, removalPolicy, logRetention, {
+      id: 'Resolver',
+      description: 'cvm GraphQL resolver',
+      ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrency: props.reservedConcurrency }),
+    });
+    this.issuerFunction = this.createResolverFunction(props, role, removalPolicy, logRetention, {
+      id: 'Issuer',
+      description: 'cvm GraphQL resolver for requestCertificate, its concurrency capped to the AWS IoT quota',
+      reservedConcurrency: issuanceConcurrency(props.iotCertificateRate ?? DEFAULT_IOT_CERTIFICATE_RATE),
+    });
 
     this.api = new appsync.GraphqlApi(this, 'Api', {
       name: props.apiName ?? `${stack.stackName}-cvm`,
@@ -216,7 +239,7 @@ export class CertificateVendingMachine extends Construct {
 
     const webAclName = this.webAcl?.name ?? (props.webAclArn === undefined ? undefined : webAclNameOf(props.webAclArn));
     this.operations = new OperationsAlarms(this, 'Operations', {
-      resolverFunction: this.resolverFunction,
+      resolverFunctions: [this.resolverFunction, this.issuerFunction],
       ...(webAclName === undefined ? {} : { webAclName }),
       ...(props.alarmTopic === undefined ? {} : { alarmTopic: props.alarmTopic }),
     });
@@ -240,18 +263,12 @@ export class CertificateVendingMachine extends Construct {
     return table;
   }
 
-  private createResolverFunction(
-    props: CertificateVendingMachineProps,
-    removalPolicy: RemovalPolicy,
-    logRetention: logs.RetentionDays,
-  ): NodejsFunction {
-    const logGroup = new logs.LogGroup(this, 'ResolverLogs', { retention: logRetention, removalPolicy });
-    // An explicit role instead of the AWSLambdaBasicExecutionRole managed policy: logs go to this one group.
+  private createResolverRole(): iam.Role {
+    // An explicit role instead of the AWSLambdaBasicExecutionRole managed policy: logs go to the functions' groups.
     const role = new iam.Role(this, 'ResolverRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'cvm resolver: issue device certificates and keep device records',
     });
-    logGroup.grantWrite(role);
     for (const statement of resolverPolicyStatements({
       tableArn: this.table.tableArn,
       statusIndexName: STATUS_INDEX.name,
@@ -260,6 +277,19 @@ export class CertificateVendingMachine extends Construct {
       role.addToPolicy(statement);
     }
     acknowledgeResolverWildcards(role);
+    return role;
+  }
+
+  /** One resolver function: the same bundle, role and settings for each; `fn` says what differs. */
+  private createResolverFunction(
+    props: CertificateVendingMachineProps,
+    role: iam.Role,
+    removalPolicy: RemovalPolicy,
+    logRetention: logs.RetentionDays,
+    fn: { readonly id: string; readonly description: string; readonly reservedConcurrency?: number },
+  ): NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${fn.id}Logs`, { retention: logRetention, removalPolicy });
+    logGroup.grantWrite(role);
 
     const environment: Record<string, string> = {
       [LAMBDA_ENV.tableName]: this.table.tableName,
@@ -271,7 +301,7 @@ export class CertificateVendingMachine extends Construct {
     if (props.tokenTtl !== undefined) environment[LAMBDA_ENV.tokenTtlSeconds] = String(props.tokenTtl.toSeconds());
 
     const require = createRequire(import.meta.url);
-    return new NodejsFunction(this, 'Resolver', {
+    return new NodejsFunction(this, fn.id, {
       entry: props.resolverEntry ?? DEFAULT_RESOLVER_ENTRY,
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -283,8 +313,8 @@ export class CertificateVendingMachine extends Construct {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       environment,
-      description: 'cvm GraphQL resolver',
-      ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
+      description: fn.description,
+      ...(fn.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: fn.reservedConcurrency }),
       // AppSync invokes the alias below: old versions need not be kept once the alias has moved on.
       currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
       bundling: {
@@ -297,6 +327,9 @@ export class CertificateVendingMachine extends Construct {
         keepNames: true,
         // Bundle the pinned AWS SDK instead of relying on the one that happens to be in the runtime.
         externalModules: [],
+        // The ES module builds of the SDK and of @peculiar/* (their `module` entries): esbuild shakes out what the
+        // resolver never calls, a third of the bundle, and the runtime has less to load at init.
+        mainFields: ['module', 'main'],
         forceDockerBundling: false,
         // @peculiar/x509 needs the Reflect metadata API before it loads; injected files run first.
         inject: [require.resolve('reflect-metadata')],
@@ -339,33 +372,53 @@ export class CertificateVendingMachine extends Construct {
   }
 
   private createResolvers(): void {
-    // AppSync invokes an alias (a published version), so the data source may invoke exactly that ARN; granting
-    // the function itself would also grant `<function>:*`.
-    const alias = this.resolverFunction.addAlias('live');
     const dataSourceRole = new iam.Role(this, 'DataSourceRole', {
       assumedBy: new iam.ServicePrincipal('appsync.amazonaws.com', {
         conditions: { ArnEquals: { 'aws:SourceArn': this.api.arn } },
       }),
       description: 'cvm GraphQL API: invoke the resolver Lambda',
     });
-    const dataSource = new appsync.LambdaDataSource(this, 'ResolverDataSource', {
-      api: this.api,
-      // CDK's own classes declare optional members without `| undefined`, which exactOptionalPropertyTypes rejects.
-      lambdaFunction: alias as lambda.IFunction,
-      serviceRole: dataSourceRole,
+    const dataSource = this.createLambdaDataSource(this.resolverFunction, dataSourceRole, {
+      id: 'ResolverDataSource',
       name: 'CvmResolver',
       description: 'The cvm resolver Lambda',
+    });
+    // A Lambda refusing an invocation over the issuer's reserved concurrency reaches the resolver code as an
+    // error of type Lambda:TooManyRequestsException, which it answers as Throttled (resolvers/appsync/invoke.js).
+    const issuerDataSource = this.createLambdaDataSource(this.issuerFunction, dataSourceRole, {
+      id: 'IssuerDataSource',
+      name: 'CvmIssuer',
+      description: 'The cvm resolver Lambda for requestCertificate',
     });
     const code = appsync.Code.fromAsset(RESOLVER_CODE_FILE);
     const schema = loadAppSyncSchema(readFileSync(SCHEMA_FILE, 'utf8'), SCHEMA_FILE);
     for (const { typeName, fieldName } of fieldsNeedingResolvers(schema)) {
-      dataSource.createResolver(`${typeName}${capitalize(fieldName)}Resolver`, {
+      const issues = typeName === ADMITTED_FIELD.parentTypeName && fieldName === ADMITTED_FIELD.fieldName;
+      (issues ? issuerDataSource : dataSource).createResolver(`${typeName}${capitalize(fieldName)}Resolver`, {
         typeName,
         fieldName,
         runtime: appsync.FunctionRuntime.JS_1_0_0,
         code,
       });
     }
+  }
+
+  private createLambdaDataSource(
+    fn: NodejsFunction,
+    serviceRole: iam.Role,
+    names: { readonly id: string; readonly name: string; readonly description: string },
+  ): appsync.LambdaDataSource {
+    // AppSync invokes an alias (a published version), so the data source may invoke exactly that ARN; granting
+    // the function itself would also grant `<function>:*`.
+    const alias = fn.addAlias('live');
+    return new appsync.LambdaDataSource(this, names.id, {
+      api: this.api,
+      // CDK's own classes declare optional members without `| undefined`, which exactOptionalPropertyTypes rejects.
+      lambdaFunction: alias as lambda.IFunction,
+      serviceRole,
+      name: names.name,
+      description: names.description,
+    });
   }
 }
 
@@ -422,6 +475,10 @@ function validateProps(props: CertificateVendingMachineProps, stack: Stack): voi
   }
   if (props.rateLimit !== undefined && props.rateLimit !== false) validateRateLimit(props.rateLimit);
   if (props.webAclArn !== undefined) validateWebAclArn(props.webAclArn, stack);
+  const rate = props.iotCertificateRate;
+  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) {
+    throw new Error(`iotCertificateRate must be a positive number of calls per second, not ${rate}.`);
+  }
   const concurrency = props.reservedConcurrency;
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
     throw new Error(

@@ -22,6 +22,7 @@ export const CVM_CONTEXT = {
   rateLimit: 'rateLimit',
   webAclArn: 'webAclArn',
   reservedConcurrency: 'reservedConcurrency',
+  iotCertificateRate: 'iotCertificateRate',
 } as const;
 
 export const DEFAULT_STACK_NAME = 'Cvm';
@@ -58,6 +59,8 @@ export function createCvmApp(appProps: AppProps = {}, env: NodeJS.ProcessEnv = p
   if (webAclArn !== undefined) cvm.webAclArn = webAclArn;
   const reservedConcurrency = context.integer(CVM_CONTEXT.reservedConcurrency);
   if (reservedConcurrency !== undefined) cvm.reservedConcurrency = reservedConcurrency;
+  const iotCertificateRate = context.integer(CVM_CONTEXT.iotCertificateRate);
+  if (iotCertificateRate !== undefined) cvm.iotCertificateRate = iotCertificateRate;
 
   // Bound to an account and region only when the CLI knows them; otherwise the template is environment-agnostic.
   const account = env['CDK_DEFAULT_ACCOUNT'];

@@ -22,8 +22,8 @@ const FIVE_MINUTES = Duration.minutes(5);
 const ONE_HOUR = Duration.hours(1);
 
 export interface OperationsAlarmsProps {
-  /** The resolver Lambda. */
-  readonly resolverFunction: lambda.IFunction;
+  /** The resolver Lambdas (admin fields, and requestCertificate in a function of its own): errors of any count. */
+  readonly resolverFunctions: readonly lambda.IFunction[];
   /** Name of the AWS WAF web ACL in front of the API, when known; without it there is no WAF alarm. */
   readonly webAclName?: string;
   /**
@@ -48,9 +48,11 @@ export class OperationsAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: OperationsAlarmsProps) {
     super(scope, id);
-    const fn = props.resolverFunction;
-
-    const lambdaErrors = fn.metricErrors({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM });
+    const functions = props.resolverFunctions;
+    const lambdaErrors = sumOf(
+      'Resolver Lambda errors',
+      functions.map((fn) => fn.metricErrors({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM })),
+    );
     this.resolverErrors = this.alarm('ResolverErrors', lambdaErrors, 1, {
       description: 'The cvm resolver Lambda failed (crash, timeout or out of memory): AppSync answered with an error.',
     });
@@ -142,13 +144,13 @@ export class OperationsAlarms extends Construct {
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: 'Resolver Lambda',
+        title: 'Resolver Lambdas',
         left: [
-          fn.metricInvocations({ period: FIVE_MINUTES }),
+          ...functions.map((fn) => fn.metricInvocations({ period: FIVE_MINUTES })),
           lambdaErrors,
-          fn.metricThrottles({ period: FIVE_MINUTES }),
+          ...functions.map((fn) => fn.metricThrottles({ period: FIVE_MINUTES })),
         ],
-        right: [fn.metricDuration({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.p(99) })],
+        right: functions.map((fn) => fn.metricDuration({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.p(99) })),
         width: 12,
       }),
       new cloudwatch.GraphWidget({
@@ -206,4 +208,17 @@ function cvmMetric(
 /** The name in a regional web ACL ARN (…:regional/webacl/<name>/<id>), or undefined when it is not literal. */
 export function webAclNameOf(arn: string): string | undefined {
   return /:regional\/webacl\/([^/]+)\/[^/]+$/.exec(arn)?.[1];
+}
+
+/** One metric, or the sum of several as a math expression (CloudWatch has no multi-function Errors metric). */
+function sumOf(label: string, metrics: readonly cloudwatch.IMetric[]): cloudwatch.IMetric {
+  const [only] = metrics;
+  if (metrics.length === 1 && only !== undefined) return only;
+  const usingMetrics = Object.fromEntries(metrics.map((metric, index) => [`m${index}`, metric]));
+  return new cloudwatch.MathExpression({
+    label,
+    expression: Object.keys(usingMetrics).join(' + '),
+    usingMetrics,
+    period: FIVE_MINUTES,
+  });
 }

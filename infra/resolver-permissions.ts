@@ -29,6 +29,7 @@ export const IOT_THING_PRINCIPAL_ACTIONS = ['iot:AttachThingPrincipal', 'iot:Det
 export const DYNAMODB_TABLE_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
   'dynamodb:PutItem',
   'dynamodb:DeleteItem',
   'dynamodb:Query',

@@ -8,6 +8,8 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_SETTINGS, type CoreSettings } from '../resolvers/core/context.ts';
 import { createFieldResolver } from '../resolvers/resolve-field.ts';
+import { admitIssuances } from '../resolvers/admission.ts';
+import { DEFAULT_IOT_CERTIFICATE_RATE, issuanceConcurrency } from '../contract/issuance-capacity.ts';
 import { SCHEMA_FILE } from '../contract/schema-file.ts';
 import { APPSYNC_REQUEST_LIMITS } from '../contract/request-limits.ts';
 import { startAppSyncTwin } from './appsync-twin/server.ts';
@@ -37,7 +39,15 @@ export interface LocalStackOptions {
   readonly log?: (line: string) => void;
   /** Core settings to override (tests shorten leases, for example). */
   readonly settings?: Partial<CoreSettings>;
+  /**
+   * Certificate issuances at once; more wait up to a second for a slot, then are answered Throttled.
+   * Default: what the deployed API allows for AWS IoT's default quota (contract/issuance-capacity.ts).
+   */
+  readonly issuanceConcurrency?: number;
 }
+
+/** How long a local requestCertificate waits for an issuance slot before it is answered Throttled. */
+const LOCAL_ADMISSION_WAIT_MS = 1_000;
 
 export interface LocalStack {
   readonly config: LocalConfig;
@@ -85,7 +95,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           accountId: LOCAL_ACCOUNT_ID,
         },
       ],
-      invoke: createFieldResolver(core.ctx),
+      invoke: admitIssuances(createFieldResolver(core.ctx), {
+        maxConcurrent: options.issuanceConcurrency ?? issuanceConcurrency(DEFAULT_IOT_CERTIFICATE_RATE),
+        maxWaitMs: LOCAL_ADMISSION_WAIT_MS,
+      }),
       limits: APPSYNC_REQUEST_LIMITS,
       log: (level, message, fields) => telemetry.log(level, message, fields),
     });

@@ -3,8 +3,8 @@
  * with a ResolverEvent and maps the returned envelope to a field value or `util.error`. This file (and the
  * local stack's) is the only place that reads the environment.
  */
-import 'reflect-metadata';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { IoTClient } from '@aws-sdk/client-iot';
 import type { Context } from 'aws-lambda';
 import { DynamoDbSecretStore } from './adapters/store/dynamodb-secret-store.ts';
 import { DynamoDbDeviceStore } from './adapters/store/dynamodb-store.ts';
@@ -16,8 +16,19 @@ import { LAMBDA_ENV } from '../contract/lambda-environment.ts';
 import type { ResolverEnvelope, ResolverEvent } from '../contract/lambda-envelope.ts';
 import { createFieldResolver } from './resolve-field.ts';
 
+/**
+ * The AWS clients the handler talks through. In Lambda they are made from the environment; the benchmark passes
+ * clients aimed at dynalite and at a simulation of AWS IoT, to measure this very composition.
+ */
+export interface LambdaClients {
+  readonly dynamodb?: DynamoDBClient;
+  readonly iot?: IoTClient;
+  /** For CreateCertificateFromCsr only; see AwsIotAuthorityOptions. */
+  readonly iotCreateCertificate?: IoTClient;
+}
+
 /** Build the handler from an environment; exported so the wiring itself is tested. */
-export function createLambdaHandler(env: Readonly<Record<string, string | undefined>>) {
+export function createLambdaHandler(env: Readonly<Record<string, string | undefined>>, clients: LambdaClients = {}) {
   const tableName = required(env, LAMBDA_ENV.tableName);
   const policyName = required(env, LAMBDA_ENV.devicePolicyName);
   const settings: CoreSettings = {
@@ -26,15 +37,16 @@ export function createLambdaHandler(env: Readonly<Record<string, string | undefi
     tokenTtlSeconds: tokenTtl(env[LAMBDA_ENV.tokenTtlSeconds]),
   };
   // Timeouts keep one hung connection from using up the invocation; the core's own deadlines do the rest.
-  const dynamodb = new DynamoDBClient({ requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 } });
+  const dynamodb =
+    clients.dynamodb ?? new DynamoDBClient({ requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 } });
   const store = new DynamoDbDeviceStore({ client: dynamodb, tableName });
   const telemetry = new PowertoolsTelemetry();
   const ctx: CoreContext = {
     store,
     secrets: new DynamoDbSecretStore({ client: dynamodb, tableName }),
     authority: new AwsIotAuthority({
-      client: createIotClient(),
-      createCertificateClient: createIotClient({ maxAttempts: 1 }),
+      client: clients.iot ?? createIotClient(),
+      createCertificateClient: clients.iotCreateCertificate ?? createIotClient({ maxAttempts: 1 }),
       policyName,
     }),
     clock: systemClock,

@@ -112,6 +112,9 @@ function selectedRootFields(
     .map((field) => `${rootType?.name ?? operation.operation}.${field.name.value}`);
 }
 
+/** Distinct valid queries kept parsed; cvm's own clients use about a dozen. */
+const VALID_DOCUMENT_CACHE_SIZE = 64;
+
 export function createAppSyncExecutor(options: AppSyncExecutorOptions): AppSyncExecutor {
   const { invoke, defaultMode = 'AWS_IAM', onResolverFailure = () => undefined } = options;
   const schema = loadTwinSchema(options.schemaSdl);
@@ -152,23 +155,39 @@ export function createAppSyncExecutor(options: AppSyncExecutorOptions): AppSyncE
     if (isObjectType(type) && !type.name.startsWith('__')) guard(type);
   }
 
+  // Parsed and validated documents by their text: clients send the same few operations over and over, and parsing
+  // and validating them was the largest part of the twin's own CPU per request. Bounded (oldest dropped first), so
+  // that a stream of distinct queries cannot fill memory. Validation depends only on the schema, fixed here.
+  const validDocuments = new Map<string, DocumentNode>();
+  const remember = (query: string, document: DocumentNode): void => {
+    if (validDocuments.size >= VALID_DOCUMENT_CACHE_SIZE) {
+      const oldest = validDocuments.keys().next();
+      if (oldest.done !== true) validDocuments.delete(oldest.value);
+    }
+    validDocuments.set(query, document);
+  };
+
   return {
     schema,
     async run(request, caller) {
-      let document: DocumentNode;
-      try {
-        document = parse(new Source(request.query, 'request'));
-      } catch (error) {
-        if (error instanceof GraphQLError)
-          return { body: rejectedOperationResponse([error], 'syntax'), rootFields: [] };
-        throw error;
-      }
       const operationName = request.operationName ?? undefined;
-      const rootFields = selectedRootFields(schema, document, operationName);
-      const validationErrors = validate(schema, document);
-      if (validationErrors.length > 0) {
-        return { body: rejectedOperationResponse(validationErrors, 'validation'), rootFields };
+      let document = validDocuments.get(request.query);
+      if (document === undefined) {
+        try {
+          document = parse(new Source(request.query, 'request'));
+        } catch (error) {
+          if (error instanceof GraphQLError)
+            return { body: rejectedOperationResponse([error], 'syntax'), rootFields: [] };
+          throw error;
+        }
+        const validationErrors = validate(schema, document);
+        if (validationErrors.length > 0) {
+          const rootFields = selectedRootFields(schema, document, operationName);
+          return { body: rejectedOperationResponse(validationErrors, 'validation'), rootFields };
+        }
+        remember(request.query, document);
       }
+      const rootFields = selectedRootFields(schema, document, operationName);
       const overLimit =
         options.limits === undefined ? undefined : exceededLimit(document, operationName, options.limits);
       if (overLimit !== undefined) {

@@ -36,6 +36,38 @@ export async function recordEvent(
   }
 }
 
+/**
+ * Append the events of one change to many devices (a registered batch) in as few writes as the store allows.
+ * Failure is logged, as for recordEvent: the devices exist and must stand.
+ */
+export async function recordEvents(
+  ctx: CoreContext,
+  type: DeviceEventType,
+  caller: Caller,
+  entries: readonly { readonly serialNumber: string; readonly details?: DeviceEvent['details'] }[],
+): Promise<void> {
+  const at = ctx.clock.now().toISOString();
+  const actor = actorOf(caller);
+  const events = entries.map(
+    ({ serialNumber, details }): DeviceEvent => ({
+      serialNumber,
+      type,
+      at,
+      actor,
+      ...(details === undefined ? {} : { details }),
+    }),
+  );
+  try {
+    await ctx.store.appendEvents(events);
+  } catch (error) {
+    ctx.telemetry.log('error', 'Could not write audit events', {
+      eventType: type,
+      count: events.length,
+      error: describeError(error),
+    });
+  }
+}
+
 /** The name and message of an error, for logs. Our errors never carry secrets in their messages. */
 export function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -8,7 +8,7 @@
  */
 import type { Caller } from './ports.ts';
 import { parseThingAttributes } from './attributes.ts';
-import { recordEvent } from './audit.ts';
+import { recordEvents } from './audit.ts';
 import { TOKEN_TTL_BOUNDS, type CoreContext } from './context.ts';
 import type { DeviceRecord } from './device.ts';
 import { deviceView, type DeviceView } from './device-view.ts';
@@ -17,8 +17,12 @@ import { requireSerialNumber, requireThingName } from './identifiers.ts';
 import { generateToken } from './token.ts';
 
 export const MAX_BATCH = 100;
-/** Parallel writes within one batch: enough to be quick, few enough not to be throttled. */
-const WRITE_CONCURRENCY = 10;
+/**
+ * Parallel writes within one batch: a whole batch of thing names (then of devices) in one round, so that
+ * registering 100 devices costs a handful of round trips; DynamoDB on demand takes 100 writes at once easily,
+ * and a throttled write fails the batch, which is undone and retried by the caller.
+ */
+const WRITE_CONCURRENCY = MAX_BATCH;
 
 export interface RegisterDeviceInput {
   readonly serialNumber?: unknown;
@@ -123,12 +127,15 @@ export async function registerDevices(
     throw createFailure;
   }
 
-  for (const { record } of prepared) {
-    await recordEvent(ctx, record.serialNumber, 'REGISTERED', caller, {
-      thingName: record.thingName,
-      tokenExpiresAt: record.tokenExpiresAt ?? '',
-    });
-  }
+  await recordEvents(
+    ctx,
+    'REGISTERED',
+    caller,
+    prepared.map(({ record }) => ({
+      serialNumber: record.serialNumber,
+      details: { thingName: record.thingName, tokenExpiresAt: record.tokenExpiresAt ?? '' },
+    })),
+  );
   return prepared.map((item) => item.registration);
 }
 

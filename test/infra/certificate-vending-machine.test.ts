@@ -65,6 +65,7 @@ beforeAll(() => {
         removalPolicy: RemovalPolicy.DESTROY,
         rateLimit: 500,
         reservedConcurrency: 20,
+        iotCertificateRate: 40,
       },
     });
     stacks['noWebAcl'] = new CvmStack(app, 'NoWebAcl', { cvm: { rateLimit: false } });
@@ -98,6 +99,17 @@ function onlyResource(synthesized: Synthesized, type: string) {
   if (resource === undefined) throw new Error(`no ${type} in the template`);
   return resource;
 }
+
+/** The function `Cvm<id>` (Resolver: every admin field; Issuer: requestCertificate alone). */
+function functionOf(synthesized: Synthesized, id: 'Resolver' | 'Issuer') {
+  const found = resourcesOf(synthesized, 'AWS::Lambda::Function').filter(({ logicalId }) =>
+    new RegExp(`^Cvm${id}[0-9A-F]{8}$`).test(logicalId),
+  );
+  expect(found).toHaveLength(1);
+  return found[0] as NonNullable<(typeof found)[number]>;
+}
+
+const FUNCTION_IDS = ['Resolver', 'Issuer'] as const;
 
 function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
   return stack.getLogicalId(construct.node.defaultChild as Parameters<Stack['getLogicalId']>[0]);
@@ -133,9 +145,10 @@ describe('CertificateVendingMachine', () => {
         [...expected].sort(),
       );
       for (const { Properties } of resolvers) {
+        const issues = Properties['TypeName'] === 'Mutation' && Properties['FieldName'] === 'requestCertificate';
         expect(Properties).toMatchObject({
           Kind: 'UNIT',
-          DataSourceName: 'CvmResolver',
+          DataSourceName: issues ? 'CvmIssuer' : 'CvmResolver',
           Runtime: { Name: 'APPSYNC_JS', RuntimeVersion: '1.0.0' },
         });
       }
@@ -154,30 +167,48 @@ describe('CertificateVendingMachine', () => {
       expect(uploaded).toBe(readFileSync(path.join(REPO_ROOT, 'resolvers', 'appsync', 'invoke.js'), 'utf8'));
     });
 
-    it('invokes the resolver through its alias with a role that may invoke only that alias', () => {
-      const alias = onlyResource(standard, 'AWS::Lambda::Alias');
-      const dataSource = onlyResource(standard, 'AWS::AppSync::DataSource');
-      expect(dataSource.Properties).toMatchObject({
-        Type: 'AWS_LAMBDA',
-        LambdaConfig: { LambdaFunctionArn: { Ref: alias.logicalId } },
-      });
-      const roleId = (dataSource.Properties['ServiceRoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-      const rolePolicies = resourcesOf(standard, 'AWS::IAM::Policy').filter(({ Properties }) =>
-        (Properties['Roles'] as { Ref: string }[]).some((role) => role.Ref === roleId),
+    it('invokes each function through its alias with a role that may invoke only those aliases', () => {
+      const aliases = resourcesOf(standard, 'AWS::Lambda::Alias');
+      const dataSources = resourcesOf(standard, 'AWS::AppSync::DataSource');
+      expect(dataSources.map(({ Properties }) => Properties['Name']).sort()).toEqual(['CvmIssuer', 'CvmResolver']);
+      for (const id of FUNCTION_IDS) {
+        const fn = functionOf(standard, id);
+        const alias = aliases.find(
+          ({ Properties }) => (Properties['FunctionName'] as { Ref: string }).Ref === fn.logicalId,
+        );
+        const dataSource = dataSources.find(({ Properties }) => Properties['Name'] === `Cvm${id}`);
+        expect(dataSource?.Properties).toMatchObject({
+          Type: 'AWS_LAMBDA',
+          LambdaConfig: { LambdaFunctionArn: { Ref: alias?.logicalId } },
+        });
+      }
+      const roleIds = new Set(
+        dataSources.map(
+          ({ Properties }) => (Properties['ServiceRoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+        ),
       );
-
+      expect(roleIds.size).toBe(1);
+      const rolePolicies = resourcesOf(standard, 'AWS::IAM::Policy').filter(({ Properties }) =>
+        (Properties['Roles'] as { Ref: string }[]).some((role) => roleIds.has(role.Ref)),
+      );
       expect(rolePolicies.map(({ Properties }) => flatten(Properties['PolicyDocument']))).toEqual([
         {
           Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: `\${${alias.logicalId}}` }],
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: 'lambda:InvokeFunction',
+              Resource: aliases.map(({ logicalId }) => `\${${logicalId}}`).sort(),
+            },
+          ],
         },
       ]);
     });
 
     it('lets only AppSync, for this API, assume the data source role', () => {
       const api = onlyResource(standard, 'AWS::AppSync::GraphQLApi');
-      const dataSource = onlyResource(standard, 'AWS::AppSync::DataSource');
-      const roleId = (dataSource.Properties['ServiceRoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const [dataSource] = resourcesOf(standard, 'AWS::AppSync::DataSource');
+      const roleId = (dataSource?.Properties['ServiceRoleArn'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
 
       expect(flatten(standard.json.Resources[roleId]?.Properties['AssumeRolePolicyDocument'])).toEqual({
         Version: '2012-10-17',
@@ -247,33 +278,47 @@ describe('CertificateVendingMachine', () => {
 
     it('is told the table, the device policy and, when given, the thing-name prefix and token lifetime', () => {
       const table = onlyResource(standard, 'AWS::DynamoDB::Table');
-      expect(onlyResource(standard, 'AWS::Lambda::Function').Properties['Environment']).toEqual({
-        Variables: {
-          [LAMBDA_ENV.tableName]: { Ref: table.logicalId },
-          [LAMBDA_ENV.devicePolicyName]: 'Standard-cvm-device',
-          NODE_OPTIONS: '--enable-source-maps',
-        },
-      });
-      expect(onlyResource(tuned, 'AWS::Lambda::Function').Properties['Environment']).toMatchObject({
-        Variables: {
-          [LAMBDA_ENV.devicePolicyName]: 'acme-devices',
-          [LAMBDA_ENV.thingNamePrefix]: 'acme-',
-          [LAMBDA_ENV.tokenTtlSeconds]: String(2 * DAY_SECONDS),
-        },
-      });
+      for (const id of FUNCTION_IDS) {
+        expect(functionOf(standard, id).Properties['Environment']).toEqual({
+          Variables: {
+            [LAMBDA_ENV.tableName]: { Ref: table.logicalId },
+            [LAMBDA_ENV.devicePolicyName]: 'Standard-cvm-device',
+            NODE_OPTIONS: '--enable-source-maps',
+          },
+        });
+        expect(functionOf(tuned, id).Properties['Environment']).toMatchObject({
+          Variables: {
+            [LAMBDA_ENV.devicePolicyName]: 'acme-devices',
+            [LAMBDA_ENV.thingNamePrefix]: 'acme-',
+            [LAMBDA_ENV.tokenTtlSeconds]: String(2 * DAY_SECONDS),
+          },
+        });
+      }
     });
 
-    it('has no reserved concurrency unless reservedConcurrency is given', () => {
-      expect(
-        onlyResource(standard, 'AWS::Lambda::Function').Properties['ReservedConcurrentExecutions'],
-      ).toBeUndefined();
-      expect(onlyResource(tuned, 'AWS::Lambda::Function').Properties['ReservedConcurrentExecutions']).toBe(20);
+    it('has no reserved concurrency for admin fields unless reservedConcurrency is given', () => {
+      expect(functionOf(standard, 'Resolver').Properties['ReservedConcurrentExecutions']).toBeUndefined();
+      expect(functionOf(tuned, 'Resolver').Properties['ReservedConcurrentExecutions']).toBe(20);
+    });
+
+    it('caps requestCertificate at iotCertificateRate + 1 concurrent issuances (15 per second by default)', () => {
+      expect(functionOf(standard, 'Issuer').Properties['ReservedConcurrentExecutions']).toBe(16);
+      expect(functionOf(tuned, 'Issuer').Properties['ReservedConcurrentExecutions']).toBe(41);
+    });
+
+    it('runs both functions from one bundle', () => {
+      const keys = FUNCTION_IDS.map((id) => (functionOf(standard, id).Properties['Code'] as { S3Key: string }).S3Key);
+      expect(new Set(keys).size).toBe(1);
     });
 
     it('writes to its own log group with retention, through a role with no managed policy', () => {
-      const fn = onlyResource(standard, 'AWS::Lambda::Function');
-      const logGroupId = (fn.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
-      expect(standard.json.Resources[logGroupId]?.Properties['RetentionInDays']).toBe(365);
+      const logGroupIds = FUNCTION_IDS.map(
+        (id) => (functionOf(standard, id).Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref,
+      );
+      expect(new Set(logGroupIds).size).toBe(2);
+      for (const logGroupId of logGroupIds) {
+        expect(standard.json.Resources[logGroupId]?.Properties['RetentionInDays']).toBe(365);
+      }
       expect(tuned.template.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 90 } })).not.toEqual(
         {},
       );
@@ -287,7 +332,7 @@ describe('CertificateVendingMachine', () => {
 
       beforeAll(() => {
         // A zip asset is staged in the cloud assembly as the folder asset.<hash>, uploaded as <hash>.zip.
-        const code = onlyResource(standard, 'AWS::Lambda::Function').Properties['Code'] as { S3Key: string };
+        const code = functionOf(standard, 'Resolver').Properties['Code'] as { S3Key: string };
         bundleFile = path.join(outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`, 'index.mjs');
       });
 
@@ -411,19 +456,23 @@ describe('CertificateVendingMachine', () => {
   });
 
   describe('IAM', () => {
-    it('grants the resolver exactly the IoT and DynamoDB calls it makes, on this account and region', () => {
-      const fn = onlyResource(standard, 'AWS::Lambda::Function');
-      const roleId = (fn.Properties['Role'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    it('grants both functions, through one role, exactly the IoT and DynamoDB calls they make, here', () => {
+      const functions = FUNCTION_IDS.map((id) => functionOf(standard, id));
+      const roleIds = new Set(
+        functions.map((fn) => (fn.Properties['Role'] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]),
+      );
+      expect(roleIds.size).toBe(1);
       const policy = resourcesOf(standard, 'AWS::IAM::Policy').find(({ Properties }) =>
-        (Properties['Roles'] as { Ref: string }[]).some((role) => role.Ref === roleId),
+        (Properties['Roles'] as { Ref: string }[]).some((role) => roleIds.has(role.Ref)),
       );
       const table = onlyResource(standard, 'AWS::DynamoDB::Table').logicalId;
-      const logGroup = (fn.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      const logGroups = functions.map(
+        (fn) => (fn.Properties['LoggingConfig'] as { LogGroup: { Ref: string } }).LogGroup.Ref,
+      );
 
       expect(flatten(policy?.Properties['PolicyDocument'])).toEqual({
         Version: '2012-10-17',
         Statement: [
-          { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `\${${logGroup}.Arn}` },
           {
             Sid: 'IotActionsWithoutResourceLevelPermissions',
             Effect: 'Allow',
@@ -459,6 +508,7 @@ describe('CertificateVendingMachine', () => {
             Effect: 'Allow',
             Action: [
               'dynamodb:BatchGetItem',
+              'dynamodb:BatchWriteItem',
               'dynamodb:DeleteItem',
               'dynamodb:GetItem',
               'dynamodb:PutItem',
@@ -471,6 +521,11 @@ describe('CertificateVendingMachine', () => {
             Effect: 'Allow',
             Action: 'dynamodb:Query',
             Resource: `\${${table}.Arn}/index/${STATUS_INDEX.name}`,
+          },
+          {
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: logGroups.map((logGroup) => `\${${logGroup}.Arn}`).sort(),
           },
         ],
       });
@@ -650,6 +705,7 @@ describe('CertificateVendingMachine', () => {
       },
       { name: 'a reserved concurrency of 0', props: { reservedConcurrency: 0 }, error: /reservedConcurrency/ },
       { name: 'a fractional reserved concurrency', props: { reservedConcurrency: 1.5 }, error: /reservedConcurrency/ },
+      { name: 'an AWS IoT certificate rate of 0', props: { iotCertificateRate: 0 }, error: /iotCertificateRate/ },
     ])('rejects $name', ({ props, env, error }) => {
       const stack = new Stack(new App(), 'Invalid', env === undefined ? {} : { env });
       expect(() => new CertificateVendingMachine(stack, 'Cvm', props)).toThrow(error);

@@ -66,6 +66,15 @@ describe('createCvmApp context', () => {
   });
 
   it.each([
+    { name: 'the default quota', context: {}, reserved: 16 },
+    { name: '-c iotCertificateRate=50', context: { iotCertificateRate: '50' }, reserved: 51 },
+  ])('caps requestCertificate from $name', ({ context, reserved }) => {
+    const { stack } = appWith(context);
+    const fn = stack.cvm.issuerFunction.node.defaultChild as CfnFunction;
+    expect(fn.reservedConcurrentExecutions).toBe(reserved);
+  });
+
+  it.each([
     { context: { rateLimit: 'lots' }, error: /Context "rateLimit" must be a whole number or false, not "lots"/ },
     { context: { rateLimit: true }, error: /Context "rateLimit" must be a whole number or false, not true/ },
     { context: { rateLimit: ' ' }, error: /Context "rateLimit" must be a whole number or false/ },

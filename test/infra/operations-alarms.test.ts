@@ -108,12 +108,25 @@ describe('OperationsAlarms', () => {
     ]);
   });
 
-  it('reads the resolver Lambda errors', () => {
+  it('reads the errors of both resolver Lambdas (admin fields and requestCertificate), summed', () => {
     const alarm = alarmsOf(withTopic.resources)['ResolverErrors'];
-    expect(alarm).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum', Threshold: 1 });
-    const [dimension] = flatten(alarm?.['Dimensions']) as { Name: string; Value: string }[];
-    expect(dimension?.Name).toBe('FunctionName');
-    expect(dimension?.Value).toMatch(/^\$\{CvmResolver[0-9A-F]{8}\}$/);
+    expect(alarm?.['Threshold']).toBe(1);
+    const metrics = alarm?.['Metrics'] as {
+      Expression?: string;
+      ReturnData?: boolean;
+      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown }; Stat: string };
+    }[];
+    expect(metrics.find((metric) => metric.ReturnData !== false)?.Expression).toBe('m0 + m1');
+    const stats = metrics.flatMap((metric) => (metric.MetricStat === undefined ? [] : [metric.MetricStat]));
+    for (const stat of stats) {
+      expect(stat).toMatchObject({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors' }, Stat: 'Sum' });
+    }
+    const functionNames = stats.map(
+      (stat) => (flatten(stat.Metric.Dimensions) as { Name: string; Value: string }[])[0]?.Value,
+    );
+    expect(functionNames).toHaveLength(2);
+    expect(functionNames.join(' ')).toMatch(/\$\{CvmResolver[0-9A-F]{8}\}/);
+    expect(functionNames.join(' ')).toMatch(/\$\{CvmIssuer[0-9A-F]{8}\}/);
   });
 
   it('reads the blocked requests of the web ACL it created, or of the one brought by ARN', () => {

@@ -9,6 +9,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -30,9 +31,11 @@ export interface DynamoDbDeviceStoreOptions {
 
 /** BatchGetItem's limit of keys per request. */
 const BATCH_GET_LIMIT = 100;
-/** Attempts at a batch before its still-unprocessed keys are reported as throttling. */
-const BATCH_GET_ATTEMPTS = 5;
-const BATCH_GET_FIRST_BACKOFF_MS = 25;
+/** BatchWriteItem's limit of items per request. */
+const BATCH_WRITE_LIMIT = 25;
+/** Attempts at a batch before its still-unprocessed keys or items are reported as throttling. */
+const BATCH_ATTEMPTS = 5;
+const BATCH_FIRST_BACKOFF_MS = 25;
 /** Far longer than any key this store hands out; refuses to parse anything bigger. */
 const MAX_CURSOR_LENGTH = 2048;
 
@@ -197,6 +200,17 @@ export class DynamoDbDeviceStore implements DeviceStore {
     }
   }
 
+  async appendEvents(events: readonly DeviceEvent[]): Promise<void> {
+    // BatchWriteItem takes no condition; each item's sort key carries a fresh random suffix instead, and all
+    // chunks go at once: a batch of 100 events costs one round trip, plus one per retry of unprocessed items.
+    const requests = events.map((event) => ({ PutRequest: { Item: toEventItem(event) } }));
+    const chunks: (typeof requests)[] = [];
+    for (let start = 0; start < requests.length; start += BATCH_WRITE_LIMIT) {
+      chunks.push(requests.slice(start, start + BATCH_WRITE_LIMIT));
+    }
+    await Promise.all(chunks.map((chunk) => this.batchWrite(chunk)));
+  }
+
   async listEvents(serialNumber: string, limit: number, cursor?: string): Promise<Page<DeviceEvent>> {
     const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isEventKeyOf(serialNumber));
     const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
@@ -227,13 +241,30 @@ export class DynamoDbDeviceStore implements DeviceStore {
       records.push(...(responses?.[this.tableName] ?? []).map(toDeviceRecord));
       pending = (unprocessed?.[this.tableName]?.Keys ?? []) as Key[];
       if (pending.length === 0) return records;
-      if (attempt === BATCH_GET_ATTEMPTS) {
+      if (attempt === BATCH_ATTEMPTS) {
         throw new ThrottledError(
-          `DynamoDB left ${pending.length} keys of a batch read unprocessed after ${BATCH_GET_ATTEMPTS} attempts.`,
+          `DynamoDB left ${pending.length} keys of a batch read unprocessed after ${BATCH_ATTEMPTS} attempts.`,
         );
       }
       // Unprocessed keys mean the table is busy: back off exponentially, with full jitter.
-      await this.sleep(Math.random() * BATCH_GET_FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+      await this.sleep(Math.random() * BATCH_FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+    }
+  }
+
+  private async batchWrite(requests: { PutRequest: { Item: Item } }[]): Promise<void> {
+    let pending = requests;
+    for (let attempt = 1; ; attempt++) {
+      const { UnprocessedItems: unprocessed } = await this.call(() =>
+        this.documents.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } })),
+      );
+      pending = (unprocessed?.[this.tableName] ?? []) as typeof requests;
+      if (pending.length === 0) return;
+      if (attempt === BATCH_ATTEMPTS) {
+        throw new ThrottledError(
+          `DynamoDB left ${pending.length} items of a batch write unprocessed after ${BATCH_ATTEMPTS} attempts.`,
+        );
+      }
+      await this.sleep(Math.random() * BATCH_FIRST_BACKOFF_MS * 2 ** (attempt - 1));
     }
   }
 

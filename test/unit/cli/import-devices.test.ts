@@ -248,4 +248,44 @@ describe('importDevices', () => {
     ).rejects.toMatchObject({ errorType: 'InternalError' });
     expect(written).toHaveLength(100);
   });
+
+  it('keeps several batches in flight and writes their tokens one batch at a time', async () => {
+    const fake = fakeAdminApi();
+    const original = fake.api.registerDevices;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    fake.api.registerDevices = async (inputs) => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight -= 1;
+      return original(inputs);
+    };
+    let writing = false;
+    let overlapped = false;
+    const written: string[] = [];
+
+    await importDevices(
+      fake.api,
+      rows(1000),
+      {
+        onRegistered: async (registrations) => {
+          overlapped ||= writing;
+          writing = true;
+          await new Promise((resolve) => setImmediate(resolve));
+          written.push(...registrations.map((registration) => registration.device.serialNumber));
+          writing = false;
+        },
+      },
+      { concurrency: 3 },
+    );
+
+    expect(maxInFlight).toBe(3);
+    expect(overlapped).toBe(false);
+    expect(written.sort()).toEqual(
+      rows(1000)
+        .map((row) => row.serialNumber)
+        .sort(),
+    );
+  });
 });

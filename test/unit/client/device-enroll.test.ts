@@ -196,7 +196,7 @@ describe('enrollDevice', () => {
     // random() = 0.5 picks the middle of [0, 500) and then of [0, 1000).
     expect(delays).toEqual([250, 500]);
     expect(progress).toContain(
-      'IssuanceInProgress: IssuanceInProgress happened. Retrying in 250 ms (attempt 2 of 18).',
+      'IssuanceInProgress: IssuanceInProgress happened. Retrying in 250 ms (attempt 2 of 30).',
     );
     expect(await exists(result.files.certificate)).toBe(true);
   });
@@ -214,17 +214,18 @@ describe('enrollDevice', () => {
     expect(issuer.calls).toHaveLength(2);
   });
 
-  it('gives up after the attempts (18 by default: over a minute, past a crashed claim) and throws the last error', async () => {
-    const busy = Array.from({ length: 18 }, () => graphqlError('IssuanceInProgress'));
+  it('gives up after the attempts (30 by default: two minutes, past a crashed claim and a factory burst) and throws the last error', async () => {
+    const busy = Array.from({ length: 30 }, () => graphqlError('IssuanceInProgress'));
     const { run, issuer, delays } = await enroll(busy);
 
     const error = await run().catch((caught: unknown) => caught);
 
-    expect(error).toBe(busy[17]);
-    expect(issuer.calls).toHaveLength(18);
-    expect(delays).toEqual([250, 500, 1000, 2000, 4000, ...Array.from({ length: 12 }, () => 5000)]);
-    // Full jitter halves the ceilings on average: the expected wait outlasts the server's 60 s lease.
-    expect(delays.reduce((sum, delay) => sum + delay, 0)).toBeGreaterThan(60_000);
+    expect(error).toBe(busy[29]);
+    expect(issuer.calls).toHaveLength(30);
+    expect(delays).toEqual([250, 500, 1000, 2000, 4000, ...Array.from({ length: 24 }, () => 5000)]);
+    // Full jitter halves the ceilings on average: the expected wait outlasts the server's 60 s lease, and the
+    // 67 s a burst of 1,000 devices needs at AWS IoT's default quota.
+    expect(delays.reduce((sum, delay) => sum + delay, 0)).toBeGreaterThan(120_000);
     expect(await exists(path.join(outDir, 'device.cert.pem'))).toBe(false);
   });
 

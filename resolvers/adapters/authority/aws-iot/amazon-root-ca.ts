@@ -3,9 +3,8 @@
  * trust to connect. Taken from the Mozilla store bundled with Node (`tls.rootCertificates`) rather than
  * copied into the code, so it can never be mistyped and follows Node's own updates.
  */
-import 'reflect-metadata';
+import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import { X509Certificate } from '@peculiar/x509';
 
 const AMAZON_ROOT_CA_1_SUBJECT = { CN: 'Amazon Root CA 1', O: 'Amazon', C: 'US' } as const;
 
@@ -19,8 +18,8 @@ export function amazonRootCa1Pem(): string {
 
 /** Pick Amazon Root CA 1 out of a list of root PEMs (exported so the missing case can be tested). */
 export function findAmazonRootCa1(pems: readonly string[]): string {
-  // Parsing all ~140 roots with @peculiar/x509 costs a few hundred milliseconds of cold start; the common name
-  // appears verbatim in the DER, so a byte search picks the few candidates and the parser confirms the subject.
+  // Parsing all ~140 roots costs cold-start time; the common name appears verbatim in the DER, so a byte search
+  // picks the few candidates and Node's own X.509 parser (no library to load) confirms the subject.
   const commonName = Buffer.from(AMAZON_ROOT_CA_1_SUBJECT.CN, 'utf8');
   const found = pems.find((pem) => pemDer(pem).includes(commonName) && hasAmazonRootCa1Subject(pem));
   if (found === undefined) {
@@ -38,9 +37,13 @@ function pemDer(pem: string): Buffer {
 }
 
 function hasAmazonRootCa1Subject(pem: string): boolean {
-  const subject = new X509Certificate(pem).subjectName;
+  // Node writes the subject one `TYPE=value` per line (values with a newline or `=` would be escaped).
+  const fields = new X509Certificate(pem).subject.split('\n').map((line) => {
+    const at = line.indexOf('=');
+    return [line.slice(0, at), line.slice(at + 1)] as const;
+  });
   return Object.entries(AMAZON_ROOT_CA_1_SUBJECT).every(([type, value]) => {
-    const values = subject.getField(type);
+    const values = fields.filter(([name]) => name === type).map(([, found]) => found);
     return values.length === 1 && values[0] === value;
   });
 }

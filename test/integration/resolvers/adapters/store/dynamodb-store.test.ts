@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ensureTable } from '../../../../../local/dynalite.ts';
 import { DynamoDbDeviceStore } from '../../../../../resolvers/adapters/store/dynamodb-store.ts';
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../../../../resolvers/core/device.ts';
@@ -233,6 +233,24 @@ describe('DynamoDbDeviceStore on dynalite', () => {
       expect((await store.listEvents(stored.serialNumber, 10)).items).toStrictEqual([stored]);
     });
 
+    it('appends many events at once, in chunks of 25, each readable as stored', async () => {
+      const at = '2025-02-04T00:00:00.000Z';
+      const events = Array.from({ length: 60 }, (_, i) =>
+        event(`events-batch-${String(i % 30).padStart(2, '0')}`, at, {
+          type: i < 30 ? 'REGISTERED' : 'RESET',
+          details: { index: i },
+        }),
+      );
+
+      await store.appendEvents(events);
+
+      for (const serialNumber of ['events-batch-00', 'events-batch-29']) {
+        const { items } = await store.listEvents(serialNumber, 10);
+        expect(items.map((item) => item.type).sort()).toEqual(['REGISTERED', 'RESET']);
+        expect(items).toEqual(expect.arrayContaining(events.filter((e) => e.serialNumber === serialNumber)));
+      }
+    });
+
     it('answers no events and no cursor for a device without any', async () => {
       expect(await store.listEvents('events-none', 10)).toStrictEqual({ items: [] });
     });
@@ -389,6 +407,22 @@ describe('DynamoDbDeviceStore error translation', () => {
 
     expect(await store.getMany(['mocked'])).toStrictEqual([device('mocked')]);
     expect(documents.commandCalls(BatchGetCommand)).toHaveLength(2);
+  });
+
+  it('retries items a batch write left unprocessed, and reports throttling when they stay so', async () => {
+    const stored = event('mocked', '2025-02-05T00:00:00.000Z');
+    const leftOver = (input: unknown) => ({
+      UnprocessedItems: (input as { RequestItems: Record<string, unknown> }).RequestItems,
+    });
+    documents.on(BatchWriteCommand).callsFakeOnce(leftOver).resolves({});
+
+    await store.appendEvents([stored]);
+    expect(documents.commandCalls(BatchWriteCommand)).toHaveLength(2);
+
+    documents.reset();
+    documents.on(BatchWriteCommand).callsFake(leftOver);
+    await expect(store.appendEvents([stored])).rejects.toBeInstanceOf(ThrottledError);
+    expect(documents.commandCalls(BatchWriteCommand)).toHaveLength(5);
   });
 
   it('reports throttling when a batch read keeps leaving keys unprocessed', async () => {

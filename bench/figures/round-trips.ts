@@ -1,0 +1,45 @@
+/**
+ * Sequential round trips of one enrollment: every DynamoDB and AWS IoT call is delayed by L, so end-to-end ÷ L
+ * counts the calls on the critical path (calls made in parallel count once). Cold: the first request of a new
+ * container; warm: the next one.
+ */
+import { performance } from 'node:perf_hooks';
+import { createDeviceCsr } from '../../client/device-csr.ts';
+import { generateDeviceKey } from '../../client/device-key.ts';
+import { AwsIotSimulation } from '../aws-iot-simulation.ts';
+import { dataOf, registerThrough, startCloudComposition } from '../cloud-composition.ts';
+import type { Figure } from './figure.ts';
+
+const LATENCY_MS = 200;
+
+export const roundTrips: Figure = {
+  name: 'round-trips',
+  async run(report) {
+    const iot = new AwsIotSimulation({ latencyMs: LATENCY_MS });
+    const composition = await startCloudComposition(iot, { dynamoLatencyMs: LATENCY_MS });
+    try {
+      const admin = composition.newHandler();
+      const serials = ['RTT-COLD', 'RTT-WARM'];
+      const tokens = await registerThrough(admin, serials);
+      const handler = composition.newHandler();
+      const rounds: number[] = [];
+      for (const serial of serials) {
+        const csr = await createDeviceCsr(serial, await generateDeviceKey('ec-p256'));
+        const started = performance.now();
+        dataOf(
+          await handler({
+            parentTypeName: 'Mutation',
+            fieldName: 'requestCertificate',
+            arguments: { input: { serialNumber: serial, registrationToken: tokens.get(serial), csr } },
+            identity: null,
+          }),
+        );
+        rounds.push((performance.now() - started) / LATENCY_MS);
+      }
+      report('round trips, warm', (rounds[1] ?? 0).toFixed(1), '≤ 5', `end-to-end ÷ L, L = ${LATENCY_MS} ms`);
+      report('round trips, cold', (rounds[0] ?? 0).toFixed(1), '≤ 5', 'first request of a new container');
+    } finally {
+      await composition.close();
+    }
+  },
+};
