@@ -14,6 +14,7 @@ import { startAppSyncTwin } from './appsync-twin/server.ts';
 import { openLocalTls } from './tls/local-tls.ts';
 import { localConfigPath, type LocalConfig } from './config.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_ADMIN_ARN, loadOrCreateCredentials } from './credentials.ts';
+import { verifySessionToken } from './session-credentials.ts';
 import { JsonLinesTelemetry } from '../resolvers/adapters/telemetry/json-lines-telemetry.ts';
 
 import { LOCAL_REGION, openLocalCore } from './local-core.ts';
@@ -75,6 +76,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           accountId: LOCAL_ACCOUNT_ID,
         },
       ],
+      // `cvm local credentials` vends these for the same admin identity.
+      resolveSession: (accessKeyId, sessionToken, now) => {
+        const session = verifySessionToken(credentials.adminSecretAccessKey, accessKeyId, sessionToken, now);
+        if (!session.valid) return { refused: session.reason };
+        const { secretAccessKey } = session;
+        return { accessKeyId, secretAccessKey, userArn: LOCAL_ADMIN_ARN, accountId: LOCAL_ACCOUNT_ID };
+      },
       invoke: createFieldResolver(core.ctx),
       limits: APPSYNC_REQUEST_LIMITS,
       log: (level, message, fields) => telemetry.log(level, message, fields),

@@ -65,6 +65,7 @@ beforeAll(() => {
         removalPolicy: RemovalPolicy.DESTROY,
         rateLimit: 500,
         reservedConcurrency: 20,
+        introspection: false,
       },
     });
     stacks['noWebAcl'] = new CvmStack(app, 'NoWebAcl', { cvm: { rateLimit: false } });
@@ -117,6 +118,11 @@ describe('CertificateVendingMachine', () => {
         QueryDepthLimit: 5,
         ResolverCountLimit: 10,
       });
+    });
+
+    it('answers introspection unless the introspection prop turns it off', () => {
+      standard.template.hasResourceProperties('AWS::AppSync::GraphQLApi', { IntrospectionConfig: 'ENABLED' });
+      tuned.template.hasResourceProperties('AWS::AppSync::GraphQLApi', { IntrospectionConfig: 'DISABLED' });
     });
 
     it('deploys schema.graphql unchanged', () => {
