@@ -376,6 +376,16 @@ describe('AppSync twin over HTTPS', () => {
     expect(String(refused.headers['access-control-expose-headers'])).toContain('x-amzn-ErrorType');
   });
 
+  it('gives every answer, served or refused, its own x-amzn-RequestId', async () => {
+    const served = await signedPost(DEVICE_QUERY, { serial: 'SN-1' });
+    const refused = await send({ body: JSON.stringify({ query: DEVICE_QUERY }) });
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+    expect(served.headers['x-amzn-requestid']).toMatch(uuid);
+    expect(refused.headers['x-amzn-requestid']).toMatch(uuid);
+    expect(served.headers['x-amzn-requestid']).not.toBe(refused.headers['x-amzn-requestid']);
+  });
+
   it('answers the standard introspection query (graphql-codegen, IDEs) despite the depth limit', async () => {
     const response = await signedPost(getIntrospectionQuery(), {});
 
