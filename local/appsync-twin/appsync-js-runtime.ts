@@ -23,6 +23,9 @@ import { ResolverFieldError } from './response.ts';
 /** AppSync's error type for a Lambda function that threw or timed out. */
 export const LAMBDA_UNHANDLED = 'Lambda:Unhandled';
 
+/** The errorType of a `util.error` or `util.appendError` called without one (AppSync's, from its VTL days). */
+export const DEFAULT_CODE_ERROR_TYPE = 'CustomTemplateException';
+
 /** A failure of the Lambda service itself (throttling, for one): the function never ran. */
 export class LambdaServiceError extends Error {
   override readonly name = 'LambdaServiceError';
@@ -39,7 +42,7 @@ export class LambdaServiceError extends Error {
 /** An error the resolver code raised with `util.error` or `util.appendError`. */
 export interface ResolverCodeError {
   readonly message: string;
-  readonly errorType: string | null;
+  readonly errorType: string;
   readonly data: unknown;
   readonly errorInfo: unknown;
 }
@@ -111,7 +114,7 @@ interface Invocation {
 function codeError(message: unknown, errorType: unknown, data: unknown, errorInfo: unknown): ResolverCodeError {
   return {
     message: String(message),
-    errorType: typeof errorType === 'string' ? errorType : null,
+    errorType: typeof errorType === 'string' ? errorType : DEFAULT_CODE_ERROR_TYPE,
     data: data ?? null,
     errorInfo: errorInfo ?? null,
   };
@@ -215,7 +218,7 @@ export function createLambdaResolver(
     } catch (error) {
       if (error instanceof UtilError) {
         const { message, errorType, data, errorInfo } = error.detail;
-        throw new ResolverFieldError(errorType ?? 'CustomTemplateException', message, { data, errorInfo });
+        throw new ResolverFieldError(errorType, message, { data, errorInfo });
       }
       throw new ResolverFieldError('InternalFailure', 'The resolver code failed to evaluate.', { cause: error });
     } finally {

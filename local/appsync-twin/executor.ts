@@ -117,7 +117,7 @@ export function createAppSyncExecutor(options: AppSyncExecutorOptions): AppSyncE
       context.appendedErrors.push({
         path: [info.path.key],
         data: appended.data,
-        errorType: appended.errorType ?? 'CustomTemplateException',
+        errorType: appended.errorType,
         errorInfo: appended.errorInfo,
         locations: locations.map(({ line, column }) => ({ line, column, sourceName: null })),
         message: appended.message,

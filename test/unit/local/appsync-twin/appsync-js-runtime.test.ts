@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESOLVER_CODE_FILE } from '../../../../contract/resolver-code.ts';
 import {
+  DEFAULT_CODE_ERROR_TYPE,
   LAMBDA_UNHANDLED,
   LambdaServiceError,
   createLambdaResolver,
@@ -148,6 +149,20 @@ describe('the APPSYNC_JS runtime', () => {
       message: 'Not Authorized to access device on type Query',
     });
     expect(invoked).toBe(false);
+  });
+
+  it('gives util.error without an errorType the default type', async () => {
+    const codeFile = resolverFile(`
+      import { util } from '@aws-appsync/utils';
+      export function request() { return util.error('no type given'); }
+      export function response(ctx) { return ctx.result; }
+    `);
+    const resolve = createLambdaResolver({ codeFile, handler: async () => null });
+
+    expect(await fieldError(resolve(FIELD))).toMatchObject({
+      errorType: DEFAULT_CODE_ERROR_TYPE,
+      message: 'no type given',
+    });
   });
 
   it('runs the code without Node: no process, no timers, no Buffer', async () => {
