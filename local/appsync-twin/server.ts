@@ -153,9 +153,12 @@ function splitTarget(rawTarget: string): { path: string; query: string } {
     : { path: rawTarget.slice(0, queryStart), query: rawTarget.slice(queryStart + 1) };
 }
 
-function checkTarget(request: IncomingMessage): void {
+function checkPath(request: IncomingMessage): void {
   const target = new URL(request.url ?? '/', 'https://twin.invalid');
   if (target.pathname !== GRAPHQL_PATH) throw new HttpRejection(404, 'NotFoundException', 'No such resource.');
+}
+
+function checkMethod(request: IncomingMessage): void {
   if (request.method !== 'POST') {
     throw new HttpRejection(405, 'MethodNotAllowedException', 'Only POST is supported.', { allow: 'POST, OPTIONS' });
   }
@@ -233,11 +236,12 @@ function createRequestHandler(
     requestId: string,
     summary: Record<string, unknown>,
   ): Promise<number> => {
+    checkPath(request);
     if (request.method === 'OPTIONS') {
       responder.preflight(response, requestId);
       return 200;
     }
-    checkTarget(request);
+    checkMethod(request);
     const body = await readBody(request);
     const { caller } = authenticated(
       await authenticate({

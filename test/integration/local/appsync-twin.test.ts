@@ -507,6 +507,12 @@ describe('AppSync twin over HTTPS', () => {
       'No such resource.',
     ],
     [
+      'a preflight for another path',
+      { method: 'OPTIONS', path: '/other', headers: { origin: 'https://app.example' } },
+      404,
+      'No such resource.',
+    ],
+    [
       'another method',
       { method: 'PUT', headers: { 'x-api-key': API_KEY }, body: '{}' },
       405,
