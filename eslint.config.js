@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+import appsyncPlugin from '@aws-appsync/eslint-plugin';
 
 /**
  * Import boundaries: the shape ARCHITECTURE.md describes, kept by lint. Each entry names the files it applies
@@ -91,5 +92,19 @@ export default tseslint.config(
   {
     files: ['resolvers/appsync/**/*.js'],
     rules: { 'no-undef': 'off' },
+  },
+  // APPSYNC_JS, the resolver code AppSync runs as is: AppSync's own rules (recommended, type-aware), so that a
+  // construct its runtime refuses at deploy (a regex literal, try, class, for…) fails `npm run lint` here first.
+  {
+    files: ['resolvers/appsync/**/*.js'],
+    ...appsyncPlugin.configs.recommended,
+    languageOptions: {
+      ...appsyncPlugin.configs.recommended.languageOptions,
+      parserOptions: {
+        // Type information from the folder's own small tsconfig (the root one leaves APPSYNC_JS out).
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
   },
 );

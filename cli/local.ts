@@ -1,6 +1,13 @@
 /** `cvm local start`: the local stack (HTTPS GraphQL twin of AppSync, dynalite, local CA) in the foreground. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_DATA_DIR, DEFAULT_MQTT_PORT, DEFAULT_PORT, localConfigPath } from '../local/config.ts';
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_MQTT_PORT,
+  DEFAULT_PORT,
+  localConfigPath,
+  readLocalConfig,
+} from '../local/config.ts';
+import { SESSION_DURATION_BOUNDS, issueTemporaryCredentials } from '../local/session-credentials.ts';
 import type { CliContext, StartLocalStack } from './context.ts';
 import { dataDir as dataDirOf } from './connection.ts';
 import { UsageError } from './errors.ts';
@@ -39,6 +46,56 @@ export function addLocalCommands(program: Command, context: CliContext): void {
       context.stderr.write(`${signal}: stopping the local stack.\n`);
       await stack.close();
     });
+
+  addCredentialsCommand(local, context);
+}
+
+function addCredentialsCommand(local: Command, context: CliContext): void {
+  const { min, max } = SESSION_DURATION_BOUNDS;
+  local
+    .command('credentials')
+    .description(
+      'temporary credentials (access key, secret, session token, expiry) for the local admin, as STS vends them; ' +
+        '--json prints the AWS credential_process format',
+    )
+    .option('--json', 'print {Version, AccessKeyId, SecretAccessKey, SessionToken, Expiration}')
+    .option(
+      '--duration-seconds <seconds>',
+      `how long they last, ${min}-${max} (default ${SESSION_DURATION_BOUNDS.default})`,
+      parseDuration,
+    )
+    .option('--data-dir <dir>', `the local stack's data dir (env CVM_DATA_DIR, default ${DEFAULT_DATA_DIR})`)
+    .action(async (flags: { json?: boolean; durationSeconds?: number; dataDir?: string }) => {
+      const config = await readLocalConfig(dataDirOf(flags, context.env));
+      const session = issueTemporaryCredentials(config.adminSecretAccessKey, new Date(), flags.durationSeconds);
+      if (flags.json === true) {
+        const processFormat = {
+          Version: 1,
+          AccessKeyId: session.accessKeyId,
+          SecretAccessKey: session.secretAccessKey,
+          SessionToken: session.sessionToken,
+          Expiration: session.expiration.toISOString(),
+        };
+        context.stdout.write(`${JSON.stringify(processFormat, null, 2)}\n`);
+        return;
+      }
+      context.stdout.write(
+        `export AWS_ACCESS_KEY_ID=${session.accessKeyId}\n` +
+          `export AWS_SECRET_ACCESS_KEY=${session.secretAccessKey}\n` +
+          `export AWS_SESSION_TOKEN=${session.sessionToken}\n` +
+          `export AWS_REGION=${config.region}\n` +
+          `# valid until ${session.expiration.toISOString()}\n`,
+      );
+    });
+}
+
+function parseDuration(value: string): number {
+  const seconds = Number(value);
+  const { min, max } = SESSION_DURATION_BOUNDS;
+  if (!/^\d+$/.test(value) || seconds < min || seconds > max) {
+    throw new InvalidArgumentError(`Expected a whole number of seconds, ${min}-${max}.`);
+  }
+  return seconds;
 }
 
 function parsePort(value: string): number {

@@ -31,10 +31,12 @@ import { OperationsAlarms, webAclNameOf } from './operations-alarms.ts';
 import { IOT_CERTIFICATES_ARN, IOT_THINGS_ARN, resolverPolicyStatements } from './resolver-permissions.ts';
 import { fieldsNeedingResolvers } from '../contract/root-fields.ts';
 import { ADMITTED_FIELD, DEFAULT_IOT_CERTIFICATE_RATE, issuanceConcurrency } from '../contract/issuance-capacity.ts';
+import { LAMBDA_TIMEOUT_SECONDS, RESOLVER_CODE_FILE } from '../contract/resolver-code.ts';
+import { DEFAULT_INTROSPECTION, introspectionConfig } from '../contract/introspection.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_RESOLVER_ENTRY = path.join(REPO_ROOT, 'resolvers', 'lambda.ts');
-export const RESOLVER_CODE_FILE = path.join(REPO_ROOT, 'resolvers', 'appsync', 'invoke.js');
+export { RESOLVER_CODE_FILE };
 
 /** AWS IoT policy names: 1-128 of letters, digits and `_+=,.@-`. */
 const IOT_POLICY_NAME_PATTERN = /^[\w+=,.@-]{1,128}$/;
@@ -95,6 +97,13 @@ export interface CertificateVendingMachineProps {
    * @default `<stack name>-cvm`
    */
   readonly apiName?: string;
+  /**
+   * Whether the API answers introspection (`__schema`, `__type`), AppSync's introspectionConfig. Schema tools
+   * (graphql-codegen, IDE plugins) need it; in production, disable it unless clients load the schema at run time.
+   * The local twin honours the same default (contract/introspection.ts).
+   * @default true
+   */
+  readonly introspection?: boolean;
   /**
    * AWS WAF rate limit on the GraphQL API: requests per 5 minutes from one source IP address, over all fields
    * and both auth modes (WAF counts before AppSync authorizes). An address over it gets HTTP 429 with a GraphQL
@@ -210,6 +219,10 @@ export class CertificateVendingMachine extends Construct {
       xrayEnabled: true,
       queryDepthLimit: APPSYNC_REQUEST_LIMITS.queryDepth,
       resolverCountLimit: APPSYNC_REQUEST_LIMITS.resolverCount,
+      introspectionConfig:
+        props.introspection === undefined
+          ? appsync.IntrospectionConfig[DEFAULT_INTROSPECTION]
+          : appsync.IntrospectionConfig[introspectionConfig(props.introspection)],
     });
     const apiKey = this.api.node.children.find((child) => child instanceof appsync.CfnApiKey);
     if (apiKey === undefined) throw new Error('GraphqlApi created no API key for the API_KEY mode');
@@ -308,7 +321,7 @@ export class CertificateVendingMachine extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: 1024,
       // Under AppSync's 30 s resolver limit and well under the core's 60 s issuance lease.
-      timeout: Duration.seconds(25),
+      timeout: Duration.seconds(LAMBDA_TIMEOUT_SECONDS),
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,

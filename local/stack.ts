@@ -16,6 +16,7 @@ import { startAppSyncTwin } from './appsync-twin/server.ts';
 import { openLocalTls } from './tls/local-tls.ts';
 import { localConfigPath, type LocalConfig } from './config.ts';
 import { LOCAL_ACCOUNT_ID, LOCAL_ADMIN_ARN, loadOrCreateCredentials } from './credentials.ts';
+import { verifySessionToken } from './session-credentials.ts';
 import { JsonLinesTelemetry } from '../resolvers/adapters/telemetry/json-lines-telemetry.ts';
 
 import { LOCAL_POLICY_NAME, LOCAL_REGION, openLocalCore } from './local-core.ts';
@@ -95,6 +96,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           accountId: LOCAL_ACCOUNT_ID,
         },
       ],
+      // `cvm local credentials` vends these for the same admin identity.
+      resolveSession: (accessKeyId, sessionToken, now) => {
+        const session = verifySessionToken(credentials.adminSecretAccessKey, accessKeyId, sessionToken, now);
+        if (!session.valid) return { refused: session.reason };
+        const { secretAccessKey } = session;
+        return { accessKeyId, secretAccessKey, userArn: LOCAL_ADMIN_ARN, accountId: LOCAL_ACCOUNT_ID };
+      },
       invoke: admitIssuances(createFieldResolver(core.ctx), {
         maxConcurrent: options.issuanceConcurrency ?? issuanceConcurrency(DEFAULT_IOT_CERTIFICATE_RATE),
         maxWaitMs: LOCAL_ADMISSION_WAIT_MS,

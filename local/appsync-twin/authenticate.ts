@@ -7,16 +7,20 @@
  * - otherwise an `x-api-key` header selects API_KEY; the key must be one of ours, and the identity is null;
  * - anything else is HTTP 401 UnauthorizedException.
  *
- * Every refusal is HTTP 401 UnauthorizedException, as cvm's contract (issue #2) asks: "Valid authorization
- * header not provided." / "You are not authorized to make this call." (AppSync's messages, from the AWS knowledge
- * center on 401s), or, for a signature that does not hold, a message saying why (wrong signature, unknown key,
- * stale date, incomplete header). Real AppSync reports some signature failures as 403 InvalidSignatureException;
- * clients should treat both as "fix your credentials".
+ * Refusals answer as AppSync does:
+ * - no credentials at all, or an unknown API key: HTTP 401 UnauthorizedException, "Valid authorization header not
+ *   provided." / "You are not authorized to make this call." (AWS knowledge center on AppSync 401s);
+ * - a signature that does not verify: HTTP 403 with the SigV4 front door's own type (x-amzn-ErrorType):
+ *   InvalidSignatureException for a wrong signature or scope, UnrecognizedClientException for an unknown access
+ *   key or session token, ExpiredTokenException for expired temporary credentials, IncompleteSignatureException
+ *   for a header missing parts (aws-amplify/amplify-js#2422, #3447);
+ * - a signing date more than 5 minutes off: HTTP 400 BadRequestException "Signature expired: …" / "Signature not
+ *   yet current: …", which is what Amplify's clock-skew correction looks for (aws-amplify/amplify-js#11480, #5869).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Caller } from './executor.ts';
 import { SIGV4_ALGORITHM, createSigV4Verifier } from './sigv4-verifier.ts';
-import type { SignedHttpRequest } from './sigv4-verifier.ts';
+import type { SessionRefusal, SignedHttpRequest, SigV4FailureKind } from './sigv4-verifier.ts';
 
 export interface AdminCredential {
   readonly accessKeyId: string;
@@ -32,6 +36,8 @@ export interface AuthenticatorOptions {
   readonly adminCredentials: readonly AdminCredential[];
   /** Default: the system clock. */
   readonly now?: () => Date;
+  /** Temporary credentials for the admin identity: the credential for a session, or why not. Default: none. */
+  readonly resolveSession?: (accessKeyId: string, sessionToken: string, now: Date) => AdminCredential | SessionRefusal;
 }
 
 export interface IncomingRequest extends SignedHttpRequest {
@@ -44,6 +50,11 @@ export type Authentication =
 
 export const MISSING_CREDENTIALS_MESSAGE = 'Valid authorization header not provided.';
 export const INVALID_API_KEY_MESSAGE = 'You are not authorized to make this call.';
+
+/** AppSync's status (and, where it differs from the SigV4 type, errorType) for each kind of signature failure. */
+const SIGNATURE_REFUSAL: Readonly<Partial<Record<SigV4FailureKind, { status: number; errorType?: string }>>> = {
+  'clock-skew': { status: 400, errorType: 'BadRequestException' },
+};
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -62,6 +73,7 @@ export function createAuthenticator(
     region: options.region,
     credentials: options.adminCredentials,
     ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.resolveSession === undefined ? {} : { resolveSession: options.resolveSession }),
   });
 
   const isKnownApiKey = (candidate: string): boolean => {
@@ -76,14 +88,8 @@ export function createAuthenticator(
     if (authorization !== undefined && authorization.trimStart().startsWith(`${SIGV4_ALGORITHM} `)) {
       const verdict = await verifySignature(request);
       if (!verdict.valid) {
-        return {
-          ok: false,
-          // cvm's contract (issue #2): any missing or wrong credential is HTTP 401 UnauthorizedException,
-          // as AppSync answers for its API-key mode; the message still says what was wrong with the signature.
-          status: 401,
-          errorType: 'UnauthorizedException',
-          message: verdict.message,
-        };
+        const { status, errorType } = SIGNATURE_REFUSAL[verdict.kind] ?? { status: 403, errorType: verdict.errorType };
+        return { ok: false, status, errorType: errorType ?? verdict.errorType, message: verdict.message };
       }
       const { userArn, accountId, accessKeyId } = verdict.credential;
       const sourceIp = request.remoteAddress === undefined ? [] : [request.remoteAddress];

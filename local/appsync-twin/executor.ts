@@ -1,8 +1,8 @@
 /**
- * Runs GraphQL operations the way AppSync runs them for this API: every root field is a Lambda data source
- * with an APPSYNC_JS resolver (so it calls `invoke` with a ResolverEvent and maps the envelope's error to
- * `util.error(message, errorType)`), nested fields read properties of what the root returned, and every field
- * is checked against the caller's authorization mode first.
+ * Runs GraphQL operations the way AppSync runs them for this API: every root field has a unit resolver on a
+ * Lambda data source, evaluated by the twin's APPSYNC_JS runtime from the very file AppSync runs
+ * (appsync-js-runtime.ts); nested fields read properties of what the root returned; and every field is checked
+ * against the caller's authorization mode first.
  */
 import {
   GraphQLError,
@@ -13,26 +13,19 @@ import {
   execute,
   getOperationAST,
   isObjectType,
-  parse,
   validate,
 } from 'graphql';
 import type { DocumentNode, GraphQLFieldResolver, GraphQLObjectType, GraphQLSchema } from 'graphql';
-import type { ResolverEnvelope, ResolverEvent, ResolverIdentity } from '../../contract/lambda-envelope.ts';
+import type { ResolverIdentity } from '../../contract/lambda-envelope.ts';
+import type { FieldInvocation, FieldOutcome } from './appsync-js-runtime.ts';
 import { allowedAuthModes, notAuthorizedMessage } from './field-auth.ts';
 import type { AuthMode } from './field-auth.ts';
+import { introspectionErrors, type IntrospectionSetting } from './introspection.ts';
 import { exceededLimit, type RequestLimits } from './limits.ts';
 import { loadTwinSchema } from './schema.ts';
 import { ResolverFieldError, executionResponse, rejectedOperationResponse } from './response.ts';
-import type { AppSyncResponseBody } from './response.ts';
-
-/**
- * What a client sees when the resolver throws instead of answering. AppSync itself calls that `Lambda:Unhandled`
- * (aws/aws-appsync-community#209); cvm's APPSYNC_JS resolver (resolvers/appsync/invoke.js) turns it into
- * InternalError, and the twin answers as the pair does. The thrown error's own text, which may carry internals,
- * stays in the log.
- */
-export const UNHANDLED_LAMBDA_ERROR_TYPE = 'InternalError';
-export const UNHANDLED_LAMBDA_MESSAGE = 'cvm could not complete the request; it is safe to retry.';
+import type { AppSyncFieldError, AppSyncResponseBody } from './response.ts';
+import { parseWithinStack } from './parse-document.ts';
 
 export interface GraphQLRequest {
   readonly query: string;
@@ -48,6 +41,8 @@ export interface Caller {
 }
 
 export interface OperationOutcome {
+  /** 400 for a document that does not parse; 200 for anything that reached validation. */
+  readonly status: 200 | 400;
   readonly body: AppSyncResponseBody;
   /** `Type.field` of each root field the operation selected, for the request log; empty when it did not parse. */
   readonly rootFields: readonly string[];
@@ -55,13 +50,14 @@ export interface OperationOutcome {
 
 export interface AppSyncExecutorOptions {
   readonly schemaSdl: string;
-  readonly invoke: (event: ResolverEvent) => Promise<ResolverEnvelope>;
+  /** Resolves one root field: the APPSYNC_JS resolver around the Lambda (createLambdaResolver). */
+  readonly resolveRootField: (field: FieldInvocation) => Promise<FieldOutcome>;
   /** The API's default authorization mode. Default: AWS_IAM, as cvm deploys it. */
   readonly defaultMode?: AuthMode;
-  /** Told about every `invoke` that threw or answered something that is not an envelope. */
-  readonly onResolverFailure?: (field: string, error: unknown) => void;
   /** AppSync's queryDepthLimit and resolverCountLimit, as the deployed API sets them. Default: none. */
   readonly limits?: RequestLimits;
+  /** AppSync's introspectionConfig. Default: ENABLED, as in AppSync. */
+  readonly introspection?: IntrospectionSetting;
 }
 
 export interface AppSyncExecutor {
@@ -71,24 +67,12 @@ export interface AppSyncExecutor {
 
 interface ExecutionContext {
   readonly caller: Caller;
+  readonly variables: Readonly<Record<string, unknown>>;
+  /** What resolver code appended with util.appendError, with the path of the field that appended it. */
+  readonly appendedErrors: AppSyncFieldError[];
 }
 
 const ROOT_OPERATION_TYPES = [OperationTypeNode.QUERY, OperationTypeNode.MUTATION, OperationTypeNode.SUBSCRIPTION];
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
-}
-
-/** The envelope's data, or the field error it stands for. */
-function unwrapEnvelope(envelope: unknown): unknown {
-  if (isRecord(envelope) && isRecord(envelope['error'])) {
-    const { errorType, message } = envelope['error'];
-    if (typeof errorType === 'string' && typeof message === 'string') throw new ResolverFieldError(errorType, message);
-  } else if (isRecord(envelope) && 'data' in envelope) {
-    return envelope['data'];
-  }
-  throw new TypeError('The resolver answered something that is not a ResolverEnvelope');
-}
 
 function rootTypeNames(schema: GraphQLSchema): Set<string> {
   const names = new Set<string>();
@@ -116,33 +100,40 @@ function selectedRootFields(
 const VALID_DOCUMENT_CACHE_SIZE = 64;
 
 export function createAppSyncExecutor(options: AppSyncExecutorOptions): AppSyncExecutor {
-  const { invoke, defaultMode = 'AWS_IAM', onResolverFailure = () => undefined } = options;
+  const { resolveRootField, defaultMode = 'AWS_IAM', introspection = 'ENABLED' } = options;
   const schema = loadTwinSchema(options.schemaSdl);
   const roots = rootTypeNames(schema);
 
-  const invokeLambda: GraphQLFieldResolver<unknown, ExecutionContext> = async (_source, args, context, info) => {
-    const event: ResolverEvent = {
-      parentTypeName: info.parentType.name,
-      fieldName: info.fieldName,
+  const resolveWithCode: GraphQLFieldResolver<unknown, ExecutionContext> = async (source, args, context, info) => {
+    const outcome = await resolveRootField({
       arguments: args,
       identity: context.caller.identity,
-    };
-    let envelope: unknown;
-    try {
-      envelope = await invoke(event);
-      return unwrapEnvelope(envelope);
-    } catch (error) {
-      if (error instanceof ResolverFieldError) throw error;
-      onResolverFailure(`${event.parentTypeName}.${event.fieldName}`, error);
-      throw new ResolverFieldError(UNHANDLED_LAMBDA_ERROR_TYPE, UNHANDLED_LAMBDA_MESSAGE, { cause: error });
+      source: source ?? null,
+      parentTypeName: info.parentType.name,
+      fieldName: info.fieldName,
+      variables: context.variables,
+    });
+    const locations = info.fieldNodes.flatMap((node) =>
+      node.loc === undefined ? [] : [{ line: node.loc.startToken.line, column: node.loc.startToken.column }],
+    );
+    for (const appended of outcome.appendedErrors) {
+      context.appendedErrors.push({
+        path: [info.path.key],
+        data: appended.data,
+        errorType: appended.errorType,
+        errorInfo: appended.errorInfo,
+        locations: locations.map(({ line, column }) => ({ line, column, sourceName: null })),
+        message: appended.message,
+      });
     }
+    return outcome.value;
   };
 
   // Every field checks the caller's mode before it resolves, so an unauthorized root field never invokes.
   const guard = (type: GraphQLObjectType): void => {
     for (const field of Object.values(type.getFields())) {
       const allowed = allowedAuthModes(type, field, defaultMode);
-      const resolve = roots.has(type.name) ? invokeLambda : (field.resolve ?? defaultFieldResolver);
+      const resolve = roots.has(type.name) ? resolveWithCode : (field.resolve ?? defaultFieldResolver);
       field.resolve = (source, args, context: ExecutionContext, info) => {
         if (!allowed.has(context.caller.mode)) {
           throw new ResolverFieldError('Unauthorized', notAuthorizedMessage(info.fieldName, info.parentType.name));
@@ -173,38 +164,40 @@ export function createAppSyncExecutor(options: AppSyncExecutorOptions): AppSyncE
       const operationName = request.operationName ?? undefined;
       let document = validDocuments.get(request.query);
       if (document === undefined) {
-        try {
-          document = parse(new Source(request.query, 'request'));
-        } catch (error) {
-          if (error instanceof GraphQLError)
-            return { body: rejectedOperationResponse([error], 'syntax'), rootFields: [] };
-          throw error;
-        }
-        const validationErrors = validate(schema, document);
+        const parsed = parseWithinStack(new Source(request.query, 'request'));
+        if (parsed instanceof GraphQLError)
+          return { status: 400, body: rejectedOperationResponse([parsed], 'syntax'), rootFields: [] };
+        const validationErrors = [...validate(schema, parsed), ...introspectionErrors(parsed, introspection)];
         if (validationErrors.length > 0) {
-          const rootFields = selectedRootFields(schema, document, operationName);
-          return { body: rejectedOperationResponse(validationErrors, 'validation'), rootFields };
+          const rootFields = selectedRootFields(schema, parsed, operationName);
+          return { status: 200, body: rejectedOperationResponse(validationErrors, 'validation'), rootFields };
         }
-        remember(request.query, document);
+        remember(request.query, parsed);
+        document = parsed;
       }
       const rootFields = selectedRootFields(schema, document, operationName);
       const overLimit =
         options.limits === undefined ? undefined : exceededLimit(document, operationName, options.limits);
       if (overLimit !== undefined) {
-        return { body: rejectedOperationResponse([new GraphQLError(overLimit)], 'validation'), rootFields };
+        return {
+          status: 200,
+          body: rejectedOperationResponse([new GraphQLError(overLimit)], 'validation'),
+          rootFields,
+        };
       }
+      const context: ExecutionContext = { caller, variables: request.variables ?? {}, appendedErrors: [] };
       const result = await execute({
         schema,
         document,
         operationName,
         variableValues: request.variables ?? undefined,
-        contextValue: { caller } satisfies ExecutionContext,
+        contextValue: context,
       });
       // No data at all means the operation never ran: an unknown operation name or variables that do not fit.
       if (!('data' in result) && result.errors !== undefined) {
-        return { body: rejectedOperationResponse(result.errors, 'validation'), rootFields };
+        return { status: 200, body: rejectedOperationResponse(result.errors, 'validation'), rootFields };
       }
-      return { body: executionResponse(result), rootFields };
+      return { status: 200, body: executionResponse(result, context.appendedErrors), rootFields };
     },
   };
 }

@@ -2,9 +2,15 @@
  * AppSync's per-request limits (`queryDepthLimit`, `resolverCountLimit` on the API), checked before anything
  * runs. Depth counts nested field levels through fragments; the resolver count is the number of root fields,
  * since in cvm's API only root fields have resolvers.
+ *
+ * Introspection (`__schema`, `__type`) is left out of both: it has no resolvers, its shape is fixed by the GraphQL
+ * spec rather than by the client (the standard introspection query is 13+ levels deep), and AppSync gates it with
+ * its own switch, introspectionConfig (introspection.ts). AppSync's documentation defines queryDepthLimit over
+ * "the body of query" without naming introspection; docs/parity.md records this reading.
  */
 import { Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 import { getOperationAST } from 'graphql';
+import { isIntrospectionField } from './introspection.ts';
 
 export interface RequestLimits {
   readonly queryDepth: number;
@@ -42,6 +48,7 @@ function depthOf(
   let deepest = 0;
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
+      if (isIntrospectionField(selection.name.value)) continue;
       deepest = Math.max(
         deepest,
         1 + (selection.selectionSet ? depthOf(selection.selectionSet, fragments, visiting) : 0),

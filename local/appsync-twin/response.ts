@@ -15,16 +15,20 @@
  */
 import type { ExecutionResult, GraphQLError } from 'graphql';
 
-/** A field failure with an AppSync errorType, as `util.error(message, errorType)` raises it. */
+/** A field failure with an AppSync errorType, as `util.error(message, errorType, data, errorInfo)` raises it. */
 export class ResolverFieldError extends Error {
   override readonly name = 'ResolverFieldError';
+  readonly data: unknown;
+  readonly errorInfo: unknown;
 
   constructor(
     readonly errorType: string,
     message: string,
-    options?: { cause?: unknown },
+    options: { cause?: unknown; data?: unknown; errorInfo?: unknown } = {},
   ) {
-    super(message, options);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.data = options.data ?? null;
+    this.errorInfo = options.errorInfo ?? null;
   }
 }
 
@@ -37,9 +41,9 @@ export interface AppSyncLocation {
 /** An error a resolver raised for one field. */
 export interface AppSyncFieldError {
   readonly path: readonly (string | number)[] | null;
-  readonly data: null;
+  readonly data: unknown;
   readonly errorType: string;
-  readonly errorInfo: null;
+  readonly errorInfo: unknown;
   readonly locations: readonly AppSyncLocation[] | null;
   readonly message: string;
 }
@@ -72,16 +76,23 @@ export function formatGraphQLError(error: GraphQLError): AppSyncFieldError | App
   const path = error.path ?? null;
   const locations = locationsOf(error);
   if (error.originalError instanceof ResolverFieldError) {
-    const { errorType, message } = error.originalError;
-    return { path, data: null, errorType, errorInfo: null, locations, message };
+    const { errorType, message, data, errorInfo } = error.originalError;
+    return { path, data, errorType, errorInfo, locations, message };
   }
   return { path, locations, message: error.message };
 }
 
-/** The body of an operation that ran: data (possibly partial) and any field errors. */
-export function executionResponse(result: ExecutionResult): AppSyncResponseBody {
-  if (result.errors === undefined || result.errors.length === 0) return { data: result.data ?? null };
-  return { data: result.data ?? null, errors: result.errors.map(formatGraphQLError) };
+/**
+ * The body of an operation that ran: data (possibly partial), the field errors, and the errors resolver code
+ * appended with `util.appendError` (which leave the field's value in place).
+ */
+export function executionResponse(
+  result: ExecutionResult,
+  appendedErrors: readonly AppSyncFieldError[] = [],
+): AppSyncResponseBody {
+  const errors = [...(result.errors ?? []).map(formatGraphQLError), ...appendedErrors];
+  if (errors.length === 0) return { data: result.data ?? null };
+  return { data: result.data ?? null, errors };
 }
 
 /**

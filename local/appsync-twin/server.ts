@@ -7,21 +7,27 @@
  * HTTP behaviour, after the AppSync team's description of it (graphql/graphql-over-http#81):
  * `POST /graphql` with `{ query, variables?, operationName? }`; an empty body is 400 "Request body is empty.",
  * a body that is not such an object is 400 "Unable to parse GraphQL query.", both MalformedHttpRequestException;
- * GraphQL syntax and validation errors are 200 with `data: null`. AppSync's request payload quota is 1 MB; a
- * larger body is 413. The twin answers other paths with 404 and other methods with 405 (it does not serve
- * AppSync's GET form, which cvm's clients never use).
+ * a document that does not parse (even one nested deep enough to overflow the parser) is 400 with a GraphQL
+ * error; validation errors are 200 with `data: null`. AppSync's request payload quota is 1 MB; a larger body is
+ * 413. CORS as AppSync answers it (cors.ts). The twin answers other paths with 404 and other methods with 405
+ * (it does not serve AppSync's GET form, which cvm's clients never use).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Server } from 'node:https';
 import type { ResolverEnvelope, ResolverEvent } from '../../contract/lambda-envelope.ts';
+import { DEFAULT_INTROSPECTION, type IntrospectionConfig } from '../../contract/introspection.ts';
+import { LAMBDA_TIMEOUT_SECONDS, RESOLVER_CODE_FILE } from '../../contract/resolver-code.ts';
+import { createLambdaResolver } from './appsync-js-runtime.ts';
 import { createAuthenticator } from './authenticate.ts';
-import type { AdminCredential } from './authenticate.ts';
+import type { AdminCredential, AuthenticatorOptions, Authentication } from './authenticate.ts';
+import { CORS_RESPONSE_HEADERS, PREFLIGHT_HEADERS } from './cors.ts';
 import type { RequestLimits } from './limits.ts';
 import { createAppSyncExecutor } from './executor.ts';
-import type { GraphQLRequest } from './executor.ts';
+import type { AppSyncExecutor, GraphQLRequest } from './executor.ts';
 import { RequestBodyError, readBodyWithLimit } from './read-body.ts';
 import { requestErrorResponse } from './response.ts';
 import type { AppSyncResponseBody } from './response.ts';
@@ -42,9 +48,18 @@ export interface AppSyncTwinOptions {
   apiKeys: readonly string[];
   /** Valid SigV4 signers and the IAM identity each one stands for. */
   adminCredentials: readonly AdminCredential[];
+  /** Temporary credentials (x-amz-security-token) for the admin identity. Default: none accepted. */
+  resolveSession?: AuthenticatorOptions['resolveSession'];
+  /** The Lambda handler: what AppSync's Invoke reaches, with the resolver code's payload. */
   invoke: (event: ResolverEvent) => Promise<ResolverEnvelope>;
+  /** The APPSYNC_JS resolver of every root field. Default: resolvers/appsync/invoke.js, as deployed. */
+  resolverCodeFile?: string;
+  /** The Lambda's timeout. Default: the deployed function's (contract/resolver-code.ts). */
+  lambdaTimeoutMs?: number;
   /** AppSync's query depth and resolver count limits, as the deployed API has them. Default: none. */
   limits?: RequestLimits;
+  /** AppSync's introspectionConfig. Default: as deployed (contract/introspection.ts). */
+  introspection?: IntrospectionConfig;
   /** One line per request (never headers, keys, variables or bodies) and one per resolver failure. */
   log?: (level: TwinLogLevel, message: string, fields?: Record<string, unknown>) => void;
 }
@@ -107,106 +122,180 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-export async function startAppSyncTwin(options: AppSyncTwinOptions): Promise<RunningAppSyncTwin> {
-  const { host = '127.0.0.1', port = 4000, log = () => undefined } = options;
-  const executor = createAppSyncExecutor({
-    schemaSdl: options.schemaSdl,
-    invoke: options.invoke,
-    ...(options.limits === undefined ? {} : { limits: options.limits }),
-    onResolverFailure: (field, error) =>
+type TwinLog = NonNullable<AppSyncTwinOptions['log']>;
+
+/** The resolver code around the Lambda handler, and the GraphQL executor that calls it for every root field. */
+function createExecutor(options: AppSyncTwinOptions, log: TwinLog): AppSyncExecutor {
+  const resolveRootField = createLambdaResolver({
+    codeFile: options.resolverCodeFile ?? RESOLVER_CODE_FILE,
+    handler: (payload) => options.invoke(payload as ResolverEvent),
+    timeoutMs: options.lambdaTimeoutMs ?? LAMBDA_TIMEOUT_SECONDS * 1000,
+    onLambdaFailure: (error) =>
       log('error', 'resolver failed', {
-        field,
         error: error instanceof Error ? error.name : typeof error,
         // The message can help a developer find the bug; it is cut short so it cannot carry a whole payload.
         detail: error instanceof Error ? error.message.slice(0, 200) : undefined,
       }),
   });
+  return createAppSyncExecutor({
+    schemaSdl: options.schemaSdl,
+    resolveRootField,
+    introspection: options.introspection ?? DEFAULT_INTROSPECTION,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+  });
+}
+
+/** The request line's path and query, as sent (still percent-encoded), for the signature check. */
+function splitTarget(rawTarget: string): { path: string; query: string } {
+  const queryStart = rawTarget.indexOf('?');
+  return queryStart < 0
+    ? { path: rawTarget, query: '' }
+    : { path: rawTarget.slice(0, queryStart), query: rawTarget.slice(queryStart + 1) };
+}
+
+function checkPath(request: IncomingMessage): void {
+  const target = new URL(request.url ?? '/', 'https://twin.invalid');
+  if (target.pathname !== GRAPHQL_PATH) throw new HttpRejection(404, 'NotFoundException', 'No such resource.');
+}
+
+function checkMethod(request: IncomingMessage): void {
+  if (request.method !== 'POST') {
+    throw new HttpRejection(405, 'MethodNotAllowedException', 'Only POST is supported.', { allow: 'POST, OPTIONS' });
+  }
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const read = await readBodyWithLimit(request, REQUEST_BODY_LIMIT_BYTES);
+  if (read.kind === 'too-large') {
+    throw new HttpRejection(413, 'PayloadTooLargeException', 'The request body exceeds the 1 MB limit.', {
+      connection: 'close',
+    });
+  }
+  return read.body;
+}
+
+function authenticated(authentication: Authentication): Extract<Authentication, { ok: true }> {
+  if (!authentication.ok) {
+    throw new HttpRejection(authentication.status, authentication.errorType, authentication.message);
+  }
+  return authentication;
+}
+
+function checkContentType(request: IncomingMessage): void {
+  if (!isJsonContentType(request.headers['content-type'])) {
+    throw new HttpRejection(400, MALFORMED, 'Content-Type must be application/json.');
+  }
+}
+
+interface Responder {
+  send(response: ServerResponse, requestId: string, status: number, body: AppSyncResponseBody, headers?: object): void;
+  preflight(response: ServerResponse, requestId: string): void;
+}
+
+function createResponder(isClosing: () => boolean): Responder {
+  const common = (requestId: string) => ({
+    'x-amzn-requestid': requestId,
+    ...CORS_RESPONSE_HEADERS,
+    ...(isClosing() ? { connection: 'close' } : {}),
+  });
+  return {
+    send(response, requestId, status, body, headers = {}) {
+      const payload = JSON.stringify(body);
+      response.writeHead(status, {
+        'content-type': 'application/json; charset=UTF-8',
+        'content-length': Buffer.byteLength(payload),
+        ...common(requestId),
+        ...headers,
+      });
+      response.end(payload);
+    },
+    preflight(response, requestId) {
+      response.writeHead(200, { 'content-length': 0, ...common(requestId), ...PREFLIGHT_HEADERS });
+      response.end();
+    },
+  };
+}
+
+/** One request, start to end: preflight, target, body, authentication, GraphQL; and the refusal of each step. */
+function createRequestHandler(
+  options: AppSyncTwinOptions,
+  log: TwinLog,
+  responder: Responder,
+): (request: IncomingMessage, response: ServerResponse) => Promise<void> {
+  const executor = createExecutor(options, log);
   const authenticate = createAuthenticator({
     region: options.region,
     apiKeys: options.apiKeys,
     adminCredentials: options.adminCredentials,
+    ...(options.resolveSession === undefined ? {} : { resolveSession: options.resolveSession }),
   });
-  let closing = false;
 
-  const send = (
+  const answer = async (
+    request: IncomingMessage,
     response: ServerResponse,
     requestId: string,
-    status: number,
-    body: AppSyncResponseBody,
-    headers = {},
-  ) => {
-    const payload = JSON.stringify(body);
-    response.writeHead(status, {
-      'content-type': 'application/json; charset=UTF-8',
-      'content-length': Buffer.byteLength(payload),
-      'x-amzn-requestid': requestId,
-      ...(closing ? { connection: 'close' } : {}),
-      ...headers,
-    });
-    response.end(payload);
+    summary: Record<string, unknown>,
+  ): Promise<number> => {
+    checkPath(request);
+    if (request.method === 'OPTIONS') {
+      responder.preflight(response, requestId);
+      return 200;
+    }
+    checkMethod(request);
+    const body = await readBody(request);
+    const { caller } = authenticated(
+      await authenticate({
+        method: request.method ?? 'POST',
+        ...splitTarget(request.url ?? GRAPHQL_PATH),
+        headers: request.headers,
+        body,
+        remoteAddress: request.socket.remoteAddress,
+      }),
+    );
+    summary['authMode'] = caller.mode;
+    checkContentType(request);
+    const outcome = await executor.run(parseGraphQLRequest(body), caller);
+    summary['fields'] = outcome.rootFields;
+    responder.send(response, requestId, outcome.status, outcome.body);
+    return outcome.status;
   };
 
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+  const refuse = (
+    error: unknown,
+    response: ServerResponse,
+    requestId: string,
+    summary: Record<string, unknown>,
+  ): number => {
+    if (error instanceof HttpRejection) {
+      summary['errorType'] = error.errorType;
+      responder.send(response, requestId, error.status, requestErrorResponse(error.errorType, error.message), {
+        'x-amzn-errortype': error.errorType,
+        ...error.headers,
+      });
+      return error.status;
+    }
+    if (error instanceof RequestBodyError) {
+      summary['errorType'] = 'RequestBodyError';
+      response.destroy();
+      return 400;
+    }
+    summary['errorType'] = 'InternalFailure';
+    log('error', 'twin failed to answer', { requestId, error: error instanceof Error ? error.name : typeof error });
+    if (!response.headersSent) {
+      responder.send(response, requestId, 500, requestErrorResponse('InternalFailure', 'An internal error occurred.'));
+    }
+    return 500;
+  };
+
+  return async (request, response) => {
     const started = performance.now();
     const requestId = randomUUID();
     const summary: Record<string, unknown> = { requestId };
     let status = 500;
     try {
-      const target = new URL(request.url ?? '/', 'https://twin.invalid');
-      if (target.pathname !== GRAPHQL_PATH) throw new HttpRejection(404, 'NotFoundException', 'No such resource.');
-      if (request.method !== 'POST') {
-        throw new HttpRejection(405, 'MethodNotAllowedException', 'Only POST is supported.', { allow: 'POST' });
-      }
-      const read = await readBodyWithLimit(request, REQUEST_BODY_LIMIT_BYTES);
-      if (read.kind === 'too-large') {
-        throw new HttpRejection(413, 'PayloadTooLargeException', 'The request body exceeds the 1 MB limit.', {
-          connection: 'close',
-        });
-      }
-
-      const rawTarget = request.url ?? GRAPHQL_PATH;
-      const queryStart = rawTarget.indexOf('?');
-      const authentication = await authenticate({
-        method: request.method,
-        path: queryStart < 0 ? rawTarget : rawTarget.slice(0, queryStart),
-        query: queryStart < 0 ? '' : rawTarget.slice(queryStart + 1),
-        headers: request.headers,
-        body: read.body,
-        remoteAddress: request.socket.remoteAddress,
-      });
-      if (!authentication.ok) {
-        throw new HttpRejection(authentication.status, authentication.errorType, authentication.message);
-      }
-      summary['authMode'] = authentication.caller.mode;
-
-      if (!isJsonContentType(request.headers['content-type'])) {
-        throw new HttpRejection(400, MALFORMED, 'Content-Type must be application/json.');
-      }
-      const graphqlRequest = parseGraphQLRequest(read.body);
-      const outcome = await executor.run(graphqlRequest, authentication.caller);
-      summary['fields'] = outcome.rootFields;
-      status = 200;
-      send(response, requestId, status, outcome.body);
+      status = await answer(request, response, requestId, summary);
     } catch (error) {
-      if (error instanceof HttpRejection) {
-        status = error.status;
-        summary['errorType'] = error.errorType;
-        send(response, requestId, status, requestErrorResponse(error.errorType, error.message), {
-          'x-amzn-errortype': error.errorType,
-          ...error.headers,
-        });
-      } else if (error instanceof RequestBodyError) {
-        status = 400;
-        summary['errorType'] = 'RequestBodyError';
-        response.destroy();
-      } else {
-        status = 500;
-        summary['errorType'] = 'InternalFailure';
-        log('error', 'twin failed to answer', { requestId, error: error instanceof Error ? error.name : typeof error });
-        if (!response.headersSent) {
-          send(response, requestId, status, requestErrorResponse('InternalFailure', 'An internal error occurred.'));
-        }
-      }
+      status = refuse(error, response, requestId, summary);
     } finally {
       const durationMs = Math.round(performance.now() - started);
       log(status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info', 'graphql request', {
@@ -216,37 +305,53 @@ export async function startAppSyncTwin(options: AppSyncTwinOptions): Promise<Run
       });
     }
   };
+}
 
-  const server = createServer({ key: options.tls.keyPem, cert: options.tls.certPem }, (request, response) => {
-    void handle(request, response);
-  });
-
-  await new Promise<void>((resolve, reject) => {
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const address = server.address() as AddressInfo;
-  const url = `https://${hostForUrl(host)}:${address.port}${GRAPHQL_PATH}`;
+}
+
+/** Stop accepting, end idle connections, give requests in flight CLOSE_GRACE_MS, then cut what is left. */
+function closeGracefully(server: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const cutOff = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    cutOff.unref();
+    server.close((error) => {
+      clearTimeout(cutOff);
+      if (error === undefined) resolve();
+      else reject(error);
+    });
+    server.closeIdleConnections();
+  });
+}
+
+export async function startAppSyncTwin(options: AppSyncTwinOptions): Promise<RunningAppSyncTwin> {
+  const { host = '127.0.0.1', port = 4000, log = () => undefined } = options;
+  let closing = false;
+  const handle = createRequestHandler(
+    options,
+    log,
+    createResponder(() => closing),
+  );
+  const server = createServer({ key: options.tls.keyPem, cert: options.tls.certPem }, (request, response) => {
+    void handle(request, response);
+  });
+  await listen(server, port, host);
+  const url = `https://${hostForUrl(host)}:${(server.address() as AddressInfo).port}${GRAPHQL_PATH}`;
   log('info', 'appsync twin listening', { url });
 
   let closed: Promise<void> | undefined;
   return {
     url,
     close() {
-      closed ??= new Promise<void>((resolve, reject) => {
-        closing = true;
-        const cutOff = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        cutOff.unref();
-        server.close((error) => {
-          clearTimeout(cutOff);
-          if (error === undefined) resolve();
-          else reject(error);
-        });
-        server.closeIdleConnections();
-      });
+      closing = true;
+      closed ??= closeGracefully(server);
       return closed;
     },
   };

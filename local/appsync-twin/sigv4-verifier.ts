@@ -21,7 +21,11 @@ const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 export type SigV4ErrorType =
   | 'IncompleteSignatureException'
   | 'InvalidSignatureException'
-  | 'UnrecognizedClientException';
+  | 'UnrecognizedClientException'
+  | 'ExpiredTokenException';
+
+/** What was wrong, for callers that answer each kind differently (AppSync answers clock skew apart). */
+export type SigV4FailureKind = 'malformed' | 'unknown-key' | 'expired-token' | 'clock-skew' | 'mismatch';
 
 export interface SigV4Credential {
   readonly accessKeyId: string;
@@ -40,9 +44,7 @@ export interface SignedHttpRequest {
   readonly body: Uint8Array;
 }
 
-export type SigV4Verdict<C extends SigV4Credential> =
-  | { readonly valid: true; readonly credential: C }
-  | { readonly valid: false; readonly errorType: SigV4ErrorType; readonly message: string };
+export type SigV4Verdict<C extends SigV4Credential> = { readonly valid: true; readonly credential: C } | Rejection;
 
 export interface SigV4VerifierOptions<C extends SigV4Credential> {
   readonly region: string;
@@ -53,7 +55,14 @@ export interface SigV4VerifierOptions<C extends SigV4Credential> {
   readonly now?: () => Date;
   /** Default: 5 minutes, the allowance AWS gives. */
   readonly maxClockSkewMs?: number;
+  /**
+   * Temporary credentials: the credential for an access key that came with `x-amz-security-token`, or why not.
+   * Default: none, so any session token is refused as an unknown key.
+   */
+  readonly resolveSession?: (accessKeyId: string, sessionToken: string, now: Date) => C | SessionRefusal;
 }
+
+export type SessionRefusal = { readonly refused: 'invalid' | 'expired' };
 
 interface ParsedAuthorization {
   readonly accessKeyId: string;
@@ -65,14 +74,32 @@ interface ParsedAuthorization {
   readonly signature: string;
 }
 
-type Rejection = { readonly valid: false; readonly errorType: SigV4ErrorType; readonly message: string };
+type Rejection = {
+  readonly valid: false;
+  readonly errorType: SigV4ErrorType;
+  readonly kind: SigV4FailureKind;
+  readonly message: string;
+};
 
-const reject = (errorType: SigV4ErrorType, message: string): Rejection => ({ valid: false, errorType, message });
+const KIND_OF: Readonly<Record<SigV4ErrorType, SigV4FailureKind>> = {
+  IncompleteSignatureException: 'malformed',
+  InvalidSignatureException: 'mismatch',
+  UnrecognizedClientException: 'unknown-key',
+  ExpiredTokenException: 'expired-token',
+};
+
+const reject = (errorType: SigV4ErrorType, message: string, kind = KIND_OF[errorType]): Rejection => ({
+  valid: false,
+  errorType,
+  kind,
+  message,
+});
 
 const SIGNATURE_MISMATCH =
   'The request signature we calculated does not match the signature you provided. ' +
   'Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 const UNKNOWN_KEY = 'The security token included in the request is invalid.';
+const EXPIRED_TOKEN = 'The security token included in the request is expired';
 
 function headerValue(headers: SignedHttpRequest['headers'], name: string): string | undefined {
   const value = headers[name];
@@ -169,6 +196,7 @@ export function createSigV4Verifier<C extends SigV4Credential>(
   options: SigV4VerifierOptions<C>,
 ): (request: SignedHttpRequest) => Promise<SigV4Verdict<C>> {
   const { region, service = 'appsync', now = () => new Date(), maxClockSkewMs = FIVE_MINUTES_MS } = options;
+  const { resolveSession } = options;
   const credentialsById = new Map(options.credentials.map((credential) => [credential.accessKeyId, credential]));
   const skewMinutes = Math.round(maxClockSkewMs / 60_000);
 
@@ -178,11 +206,21 @@ export function createSigV4Verifier<C extends SigV4Credential>(
     const parsed = parseAuthorization(authorization);
     if ('valid' in parsed) return parsed;
 
-    const credential = credentialsById.get(parsed.accessKeyId);
-    // Local credentials are long-term keys; a session token belongs to credentials this twin never issued.
-    if (credential === undefined || request.headers['x-amz-security-token'] !== undefined) {
-      return reject('UnrecognizedClientException', UNKNOWN_KEY);
+    const sessionToken = headerValue(request.headers, 'x-amz-security-token');
+    let credential: C | undefined;
+    if (sessionToken === undefined) {
+      credential = credentialsById.get(parsed.accessKeyId);
+    } else if (resolveSession !== undefined) {
+      // A session token makes these temporary credentials; long-term keys never come with one.
+      const session = resolveSession(parsed.accessKeyId, sessionToken, now());
+      if ('refused' in session) {
+        return session.refused === 'expired'
+          ? reject('ExpiredTokenException', EXPIRED_TOKEN)
+          : reject('UnrecognizedClientException', UNKNOWN_KEY);
+      }
+      credential = session;
     }
+    if (credential === undefined) return reject('UnrecognizedClientException', UNKNOWN_KEY);
     if (parsed.scopeRegion !== region) {
       return reject(
         'InvalidSignatureException',
@@ -234,6 +272,7 @@ export function createSigV4Verifier<C extends SigV4Credential>(
       return reject(
         'InvalidSignatureException',
         `Signature expired: ${amzDate} is now earlier than ${limit} (${formatAmzDate(current)} - ${skewMinutes} min.)`,
+        'clock-skew',
       );
     }
     if (signingDate.getTime() > current.getTime() + maxClockSkewMs) {
@@ -241,6 +280,7 @@ export function createSigV4Verifier<C extends SigV4Credential>(
       return reject(
         'InvalidSignatureException',
         `Signature not yet current: ${amzDate} is still later than ${limit} (${formatAmzDate(current)} + ${skewMinutes} min.)`,
+        'clock-skew',
       );
     }
 

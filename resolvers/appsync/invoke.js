@@ -24,14 +24,16 @@ export function response(ctx) {
   // that they know to retry; AppSync's own type goes into errorInfo, and the Lambda's message (which could
   // carry internals) stays in the logs.
   if (ctx.error) {
-    const throttled = /TooManyRequests|Throttl/.test(ctx.error.type || '');
+    // APPSYNC_JS has no regular expressions (AppSync refuses the code), so plain string checks.
+    const type = ctx.error.type || '';
+    const throttled = type.includes('TooManyRequests') || type.includes('Throttl');
     return util.error(
       throttled
         ? 'AWS is throttling requests right now; retry in a few seconds.'
         : 'cvm could not complete the request; it is safe to retry.',
       throttled ? 'Throttled' : 'InternalError',
       null,
-      { cause: ctx.error.type },
+      { cause: type },
     );
   }
   const envelope = ctx.result;

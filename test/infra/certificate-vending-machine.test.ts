@@ -66,6 +66,7 @@ beforeAll(() => {
         rateLimit: 500,
         reservedConcurrency: 20,
         iotCertificateRate: 40,
+        introspection: false,
       },
     });
     stacks['noWebAcl'] = new CvmStack(app, 'NoWebAcl', { cvm: { rateLimit: false } });
@@ -129,6 +130,11 @@ describe('CertificateVendingMachine', () => {
         QueryDepthLimit: 5,
         ResolverCountLimit: 10,
       });
+    });
+
+    it('answers introspection unless the introspection prop turns it off', () => {
+      standard.template.hasResourceProperties('AWS::AppSync::GraphQLApi', { IntrospectionConfig: 'ENABLED' });
+      tuned.template.hasResourceProperties('AWS::AppSync::GraphQLApi', { IntrospectionConfig: 'DISABLED' });
     });
 
     it('deploys schema.graphql unchanged', () => {

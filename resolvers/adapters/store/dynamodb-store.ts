@@ -221,6 +221,8 @@ export class DynamoDbDeviceStore implements DeviceStore {
           ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
           ExpressionAttributeValues: { ':pk': devicePartitionKey(serialNumber), ':eventPrefix': EVENT_SORT_KEY_PREFIX },
           ScanIndexForward: false,
+          // Base-table reads are eventually consistent unless asked; an event written just now must be listed.
+          ConsistentRead: true,
           Limit: limit,
           ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
         }),

@@ -7,6 +7,10 @@ import { startAppSyncTwin } from '../../../local/appsync-twin/server.ts';
 import type { RunningAppSyncTwin } from '../../../local/appsync-twin/server.ts';
 import { signAppSyncRequest } from '../../../client/sigv4.ts';
 import { readSchemaSdl } from '../../../contract/schema-file.ts';
+import { APPSYNC_REQUEST_LIMITS } from '../../../contract/request-limits.ts';
+import { getIntrospectionQuery } from 'graphql';
+import { issueTemporaryCredentials, verifySessionToken } from '../../../local/session-credentials.ts';
+import { TOO_DEEP_TO_PARSE } from '../../../local/appsync-twin/parse-document.ts';
 
 const REGION = 'us-east-1';
 const API_KEY = 'da2-integrationtestdevicekey';
@@ -77,6 +81,9 @@ describe('AppSync twin over HTTPS', () => {
 
   async function invoke(event: ResolverEvent): Promise<ResolverEnvelope> {
     events.push(event);
+    if (event.fieldName === 'device' && event.arguments['serialNumber'] === 'SN-CRASH') {
+      throw new Error('the handler crashed');
+    }
     if (event.fieldName === 'device') return { data: DEVICE };
     const input = event.arguments['input'] as { registrationToken?: string } | undefined;
     if (input?.registrationToken === 'wrong-token') {
@@ -130,13 +137,18 @@ describe('AppSync twin over HTTPS', () => {
     query: string,
     variables: Record<string, unknown>,
     secretAccessKey = ADMIN.secretAccessKey,
+    options: {
+      signingDate?: Date;
+      credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+    } = {},
   ) {
     const body = JSON.stringify({ query, variables });
     const headers = await signAppSyncRequest({
       url: twin.url,
       body,
       region: REGION,
-      credentials: { ...ADMIN, secretAccessKey },
+      credentials: options.credentials ?? { ...ADMIN, secretAccessKey },
+      ...(options.signingDate === undefined ? {} : { signingDate: options.signingDate }),
     });
     return send({ headers, body });
   }
@@ -151,7 +163,14 @@ describe('AppSync twin over HTTPS', () => {
       region: REGION,
       apiKeys: [API_KEY],
       adminCredentials: [ADMIN],
+      resolveSession: (accessKeyId, sessionToken, now) => {
+        const session = verifySessionToken(ADMIN.secretAccessKey, accessKeyId, sessionToken, now);
+        return session.valid
+          ? { ...ADMIN, accessKeyId, secretAccessKey: session.secretAccessKey }
+          : { refused: session.reason };
+      },
       invoke,
+      limits: APPSYNC_REQUEST_LIMITS,
       log: (level, message, fields) => logLines.push({ level, message, ...(fields === undefined ? {} : { fields }) }),
     });
   });
@@ -261,11 +280,152 @@ describe('AppSync twin over HTTPS', () => {
     [
       'a bad SigV4 signature',
       () => signedPost(DEVICE_QUERY, { serial: 'SN-1' }, 'not-the-secret'),
-      401,
-      'UnauthorizedException',
+      403,
+      'InvalidSignatureException',
       /signature we calculated does not match/,
     ],
+    [
+      'an unknown access key',
+      () =>
+        signedPost(DEVICE_QUERY, { serial: 'SN-1' }, undefined, {
+          credentials: { accessKeyId: 'AKIDNOBODY0000000001', secretAccessKey: ADMIN.secretAccessKey },
+        }),
+      403,
+      'UnrecognizedClientException',
+      /^The security token included in the request is invalid\.$/,
+    ],
+    [
+      'a request signed 10 minutes ago',
+      () => signedPost(DEVICE_QUERY, { serial: 'SN-1' }, undefined, { signingDate: new Date(Date.now() - 600_000) }),
+      400,
+      'BadRequestException',
+      /^Signature expired: /,
+    ],
+    [
+      'a request signed 10 minutes ahead',
+      () => signedPost(DEVICE_QUERY, { serial: 'SN-1' }, undefined, { signingDate: new Date(Date.now() + 600_000) }),
+      400,
+      'BadRequestException',
+      /^Signature not yet current: /,
+    ],
+    [
+      'expired temporary credentials',
+      () => {
+        const past = new Date(Date.now() - 2 * 3_600_000);
+        return signedPost(DEVICE_QUERY, { serial: 'SN-1' }, undefined, {
+          credentials: issueTemporaryCredentials(ADMIN.secretAccessKey, past, 900),
+        });
+      },
+      403,
+      'ExpiredTokenException',
+      /expired/,
+    ],
+    [
+      'a session token that does not match the access key',
+      () =>
+        signedPost(DEVICE_QUERY, { serial: 'SN-1' }, undefined, {
+          credentials: {
+            ...issueTemporaryCredentials(ADMIN.secretAccessKey, new Date()),
+            sessionToken: issueTemporaryCredentials(ADMIN.secretAccessKey, new Date()).sessionToken,
+          },
+        }),
+      403,
+      'UnrecognizedClientException',
+      /invalid/,
+    ],
   ];
+
+  it('accepts valid temporary credentials as the admin identity', async () => {
+    const response = await signedPost(DEVICE_QUERY, { serial: 'SN-1' }, undefined, {
+      credentials: issueTemporaryCredentials(ADMIN.secretAccessKey, new Date()),
+    });
+
+    expect(response.status).toBe(200);
+    expect(events[0]?.identity).toMatchObject({ userArn: ADMIN.userArn });
+  });
+
+  it('answers a CORS preflight as AppSync does, and puts Access-Control-Allow-Origin on every answer', async () => {
+    const preflight = await send({
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,x-amz-date,x-amz-security-token,content-type',
+      },
+    });
+    const refused = await send({
+      headers: { origin: 'https://app.example' },
+      body: JSON.stringify({ query: DEVICE_QUERY }),
+    });
+
+    expect(preflight.status).toBe(200);
+    expect(preflight.headers['access-control-allow-origin']).toBe('*');
+    expect(preflight.headers['access-control-allow-methods']).toContain('POST');
+    expect(String(preflight.headers['access-control-allow-headers']).split(',')).toEqual(
+      expect.arrayContaining([
+        'x-api-key',
+        'authorization',
+        'x-amz-date',
+        'x-amz-security-token',
+        'x-amz-user-agent',
+        'content-type',
+      ]),
+    );
+    expect(refused.status).toBe(401);
+    expect(refused.headers['access-control-allow-origin']).toBe('*');
+    expect(String(refused.headers['access-control-expose-headers'])).toContain('x-amzn-ErrorType');
+  });
+
+  it('gives every answer, served or refused, its own x-amzn-RequestId', async () => {
+    const served = await signedPost(DEVICE_QUERY, { serial: 'SN-1' });
+    const refused = await send({ body: JSON.stringify({ query: DEVICE_QUERY }) });
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+    expect(served.headers['x-amzn-requestid']).toMatch(uuid);
+    expect(refused.headers['x-amzn-requestid']).toMatch(uuid);
+    expect(served.headers['x-amzn-requestid']).not.toBe(refused.headers['x-amzn-requestid']);
+  });
+
+  it('answers the standard introspection query (graphql-codegen, IDEs) despite the depth limit', async () => {
+    const response = await signedPost(getIntrospectionQuery(), {});
+
+    expect(response.status).toBe(200);
+    expect(response.body).not.toHaveProperty('errors');
+    const types = (response.body as { data: { __schema: { types: { name: string }[] } } }).data.__schema.types;
+    expect(types.map((type) => type.name)).toEqual(expect.arrayContaining(['Device', 'CertificateGrant', 'AWSJSON']));
+  });
+
+  it('answers a document nested deep enough to overflow the parser with 400 and a GraphQL error, not 500', async () => {
+    const response = await signedPost(`${'{a'.repeat(4_000)}${'}'.repeat(4_000)}`, {});
+
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      data: null,
+      errors: [{ path: null, locations: null, message: TOO_DEEP_TO_PARSE }],
+    });
+    expect(events).toEqual([]);
+  });
+
+  it('answers a syntax error with 400 and a located GraphQL error', async () => {
+    const response = await signedPost('{ device(', {});
+
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({
+      data: null,
+      errors: [{ path: null, message: expect.stringMatching(/^Syntax Error/) }],
+    });
+  });
+
+  it("carries AppSync's own type in errorInfo when the Lambda crashes, as the resolver code sends it", async () => {
+    const response = await signedPost(DEVICE_QUERY, { serial: 'SN-CRASH' });
+
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      data: { device: null },
+      errors: [{ path: ['device'], errorType: 'InternalError', errorInfo: { cause: 'Lambda:Unhandled' } }],
+    });
+    expect(JSON.stringify(response.body)).not.toContain('crashed');
+  });
 
   it.each(refusals)(
     'refuses %s at the HTTP layer, without invoking',
@@ -343,6 +503,12 @@ describe('AppSync twin over HTTPS', () => {
     [
       'another path',
       { path: '/graphql/extra', headers: { 'x-api-key': API_KEY }, body: '{}' },
+      404,
+      'No such resource.',
+    ],
+    [
+      'a preflight for another path',
+      { method: 'OPTIONS', path: '/other', headers: { origin: 'https://app.example' } },
       404,
       'No such resource.',
     ],

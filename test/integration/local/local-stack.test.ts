@@ -199,6 +199,40 @@ describe('npm start: the local stack', () => {
     expect(ok.body.errors).toBeUndefined();
   });
 
+  it('accepts the temporary credentials `cvm local credentials --json` vends, as the admin', async () => {
+    const run = await cvm(['local', 'credentials', '--json', '--duration-seconds', '900', '--data-dir', dataDir]);
+    const vended = JSON.parse(run.stdout) as {
+      Version: number;
+      AccessKeyId: string;
+      SecretAccessKey: string;
+      SessionToken: string;
+      Expiration: string;
+    };
+    const body = JSON.stringify({ query: '{ devices(limit: 1) { items { serialNumber } } }' });
+    const sign = (sessionToken: string) =>
+      signAppSyncRequest({
+        url: config.graphqlUrl,
+        body,
+        region: config.region,
+        credentials: { accessKeyId: vended.AccessKeyId, secretAccessKey: vended.SecretAccessKey, sessionToken },
+      });
+
+    const accepted = await post(body, await sign(vended.SessionToken));
+    const otherSession = JSON.parse((await cvm(['local', 'credentials', '--json', '--data-dir', dataDir])).stdout) as {
+      SessionToken: string;
+    };
+    const mismatched = await post(body, await sign(otherSession.SessionToken));
+
+    expect(run.code).toBe(0);
+    expect(vended.Version).toBe(1);
+    expect(vended.AccessKeyId).toMatch(/^ASIA[A-Z2-7]{16}$/);
+    expect(new Date(vended.Expiration).getTime() - Date.now()).toBeLessThanOrEqual(900_000);
+    expect(accepted.status).toBe(200);
+    expect(accepted.body.errors).toBeUndefined();
+    expect(mismatched.status).toBe(403);
+    expect(mismatched.body.errors?.[0]?.errorType).toBe('UnrecognizedClientException');
+  });
+
   it('refuses a SigV4 request signed with the wrong secret, and accepts the right one', async () => {
     const body = JSON.stringify({ query: '{ devices(limit: 1) { items { serialNumber } } }' });
     const wrong = await signAppSyncRequest({
@@ -208,8 +242,8 @@ describe('npm start: the local stack', () => {
       credentials: { accessKeyId: config.adminAccessKeyId, secretAccessKey: 'not-the-secret' },
     });
     const refused = await post(body, wrong);
-    expect(refused.status).toBe(401);
-    expect(refused.body.errors?.[0]?.errorType).toBe('UnauthorizedException');
+    expect(refused.status).toBe(403);
+    expect(refused.body.errors?.[0]?.errorType).toBe('InvalidSignatureException');
     const right = await signAppSyncRequest({
       url: config.graphqlUrl,
       body,

@@ -366,3 +366,19 @@ describe('cvm local start', () => {
     expect(ports).toEqual([0]);
   });
 });
+
+describe('cvm local credentials', () => {
+  it('refuses a session duration outside STS bounds with exit 2, before reading anything', async () => {
+    const run = await cvm(['local', 'credentials', '--duration-seconds', '60', '--data-dir', workDir]);
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('900-43200');
+  });
+
+  it('tells a person to start the stack when there is no local.json', async () => {
+    const run = await cvm(['local', 'credentials', '--data-dir', path.join(workDir, 'nothing-here')]);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('npm start');
+  });
+});

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ResourceNotFoundError } from '../../../core/errors.ts';
 import type { CertificateAuthority, CertificateStatus, Clock, CreatedCertificate } from '../../../core/ports.ts';
 import { loadOrCreateCa } from './ca-store.ts';
+import { DEVICE_CERTIFICATE_NOT_AFTER } from './issue-leaf.ts';
 import { certificateArn, certificateIdFromArn, type ArnScope } from './certificate-arn.ts';
 import { CertificateStateError, DeleteConflictError } from './errors.ts';
 import { issueDeviceCertificate } from './issue-leaf.ts';
@@ -63,7 +64,12 @@ export async function openLocalCertificateAuthority(
   options: LocalCertificateAuthorityOptions = {},
 ): Promise<OpenedLocalCertificateAuthority> {
   const [deviceCa, registry] = await Promise.all([
-    loadOrCreateCa(join(dataDir, 'ca', 'device'), { commonName: DEVICE_CA_COMMON_NAME }),
+    // A new device CA lasts as long as the certificates AWS IoT issues; an older, shorter one still works, as
+    // issue-leaf.ts caps each certificate to its CA's validity.
+    loadOrCreateCa(join(dataDir, 'ca', 'device'), {
+      commonName: DEVICE_CA_COMMON_NAME,
+      notAfter: DEVICE_CERTIFICATE_NOT_AFTER,
+    }),
     CertificateRegistry.open(join(dataDir, 'registry')),
   ]);
   const authority = new LocalCertificateAuthority({ deviceCa, registry, ...options });

@@ -22,7 +22,7 @@ export interface StoredCa extends LocalCa {
   readonly certificateFile: string;
 }
 
-export type LoadOrCreateCaOptions = Pick<CreateCaOptions, 'commonName' | 'now'>;
+export type LoadOrCreateCaOptions = Pick<CreateCaOptions, 'commonName' | 'now' | 'notAfter'>;
 
 export async function loadOrCreateCa(directory: string, options: LoadOrCreateCaOptions): Promise<StoredCa> {
   const found = await readCaFiles(directory);

@@ -2,6 +2,10 @@
  * Signing a device's CSR the way AWS IoT's CreateCertificateFromCsr does: the CSR's subject and public
  * key, a validity that ends on 2049-12-31T23:59:59Z, client-authentication usage only, and an id that is
  * the SHA-256 of the certificate's DER.
+ *
+ * A certificate never outlives the CA that signs it: a chain stops verifying when its CA expires, so a leaf
+ * past that date would only look valid. Device CAs made before they were given AWS IoT's end date (10 years
+ * from creation) therefore sign certificates that end with them.
  */
 import { CsrRejectedError } from './errors.ts';
 import { CLOCK_SKEW_ALLOWANCE_MS, randomSerialNumber, type LocalCa } from './local-ca.ts';
@@ -38,7 +42,7 @@ export async function issueDeviceCertificate(
     subject: csr.subjectName,
     issuer: ca.certificate.subjectName,
     notBefore: new Date(now.getTime() - CLOCK_SKEW_ALLOWANCE_MS),
-    notAfter: DEVICE_CERTIFICATE_NOT_AFTER,
+    notAfter: earlier(DEVICE_CERTIFICATE_NOT_AFTER, ca.certificate.notAfter),
     publicKey: csr.publicKey,
     signingKey: ca.privateKey,
     signingAlgorithm: ECDSA_WITH_SHA256,
@@ -49,6 +53,10 @@ export async function issueDeviceCertificate(
     certificatePem: certificate.toString('pem'),
     certificate,
   };
+}
+
+function earlier(a: Date, b: Date): Date {
+  return a.getTime() <= b.getTime() ? a : b;
 }
 
 const extensionsByCa = new WeakMap<LocalCa, readonly x509.Extension[]>();

@@ -27,6 +27,8 @@ export interface CreateCaOptions {
   readonly now?: Date;
   /** Default 10. */
   readonly validityYears?: number;
+  /** End of validity, when it must be a given date rather than `validityYears` ahead (then validityYears is ignored). */
+  readonly notAfter?: Date;
 }
 
 /** Certificates are valid from a little before they are made, so that a peer whose clock lags still accepts them. */
@@ -35,8 +37,9 @@ export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60 * 1000;
 /** A fresh ECDSA P-256 CA, with its private key as PKCS#8 PEM so that the caller can store it. */
 export async function createCa(options: CreateCaOptions): Promise<{ ca: LocalCa; privateKeyPem: string }> {
   const now = options.now ?? new Date();
-  const notAfter = new Date(now);
-  notAfter.setUTCFullYear(notAfter.getUTCFullYear() + (options.validityYears ?? 10));
+  const notAfter = new Date(options.notAfter ?? now);
+  if (options.notAfter === undefined)
+    notAfter.setUTCFullYear(notAfter.getUTCFullYear() + (options.validityYears ?? 10));
   const keys = await generateEcdsaP256KeyPair();
   const name: x509.JsonName = [{ CN: [options.commonName] }];
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({

@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ResolverEnvelope, ResolverEvent } from '../../../../contract/lambda-envelope.ts';
-import {
-  UNHANDLED_LAMBDA_ERROR_TYPE,
-  UNHANDLED_LAMBDA_MESSAGE,
-  createAppSyncExecutor,
-} from '../../../../local/appsync-twin/executor.ts';
+import { RESOLVER_CODE_FILE } from '../../../../contract/resolver-code.ts';
+import { createAppSyncExecutor } from '../../../../local/appsync-twin/executor.ts';
 import type { Caller } from '../../../../local/appsync-twin/executor.ts';
+import { createLambdaResolver } from '../../../../local/appsync-twin/appsync-js-runtime.ts';
 import { readSchemaSdl } from '../../../../contract/schema-file.ts';
 
 const schemaSdl = readSchemaSdl();
@@ -41,17 +39,23 @@ const ADMIN: Caller = {
 };
 const DEVICE_CALLER: Caller = { mode: 'API_KEY', identity: null };
 
-/** An executor over schema.graphql whose invoke records its events and answers from `answer`. */
+/**
+ * An executor over schema.graphql that runs the deployed resolver code (resolvers/appsync/invoke.js) around a
+ * Lambda handler that records its events and answers from `answer`.
+ */
 function executorAnswering(answer: (event: ResolverEvent) => Promise<ResolverEnvelope>, sdl = schemaSdl) {
   const events: ResolverEvent[] = [];
-  const failures: string[] = [];
+  const failures: unknown[] = [];
   const executor = createAppSyncExecutor({
     schemaSdl: sdl,
-    invoke: (event) => {
-      events.push(event);
-      return answer(event);
-    },
-    onResolverFailure: (field) => failures.push(field),
+    resolveRootField: createLambdaResolver({
+      codeFile: RESOLVER_CODE_FILE,
+      handler: (payload) => {
+        events.push(payload as ResolverEvent);
+        return answer(payload as ResolverEvent);
+      },
+      onLambdaFailure: (error) => failures.push(error),
+    }),
   });
   return { executor, events, failures };
 }
@@ -72,6 +76,7 @@ describe('createAppSyncExecutor', () => {
       { parentTypeName: 'Query', fieldName: 'device', arguments: { serialNumber: 'SN-1' }, identity: ADMIN.identity },
     ]);
     expect(outcome).toEqual({
+      status: 200,
       body: { data: { device: { serialNumber: 'SN-1', status: 'ACTIVE', attributes: '{"floor":"3"}' } } },
       rootFields: ['Query.device'],
     });
@@ -189,25 +194,28 @@ describe('createAppSyncExecutor', () => {
     });
   });
 
-  const brokenAnswers: [string, () => Promise<ResolverEnvelope>][] = [
-    ['throws', () => Promise.reject(new Error('secret internals: table cvm-prod'))],
-    [
-      'answers something that is not an envelope',
-      () => Promise.resolve({ unexpected: true } as unknown as ResolverEnvelope),
-    ],
-  ];
-
-  it.each(brokenAnswers)('answers InternalError without internals when invoke %s', async (_case, answer) => {
-    const { executor, failures } = executorAnswering(answer);
+  it("answers a Lambda crash as the resolver code does: InternalError, AppSync's type in errorInfo, no internals", async () => {
+    const { executor, failures } = executorAnswering(() =>
+      Promise.reject(new Error('secret internals: table cvm-prod')),
+    );
 
     const outcome = await executor.run({ query: '{ device(serialNumber: "SN-1") { status } }' }, ADMIN);
 
-    expect(outcome.body).toMatchObject({
+    expect(outcome.body).toEqual({
       data: { device: null },
-      errors: [{ path: ['device'], errorType: UNHANDLED_LAMBDA_ERROR_TYPE, message: UNHANDLED_LAMBDA_MESSAGE }],
+      errors: [
+        {
+          path: ['device'],
+          data: null,
+          errorType: 'InternalError',
+          errorInfo: { cause: 'Lambda:Unhandled' },
+          locations: [{ line: 1, column: 3, sourceName: null }],
+          message: 'cvm could not complete the request; it is safe to retry.',
+        },
+      ],
     });
     expect(JSON.stringify(outcome.body)).not.toContain('internals');
-    expect(failures).toEqual(['Query.device']);
+    expect(failures).toHaveLength(1);
   });
 
   it('reports a value that breaks a scalar as an error at that field', async () => {
@@ -243,9 +251,25 @@ describe('createAppSyncExecutor', () => {
       const outcome = await executor.run({ query, variables: variables ?? null }, ADMIN);
 
       expect(events).toEqual([]);
+      // A document that does not parse is a bad request; one that parses but does not validate is answered.
+      expect(outcome.status).toBe(message.source.startsWith('^Syntax') ? 400 : 200);
       expect(outcome.body).toMatchObject({ data: null, errors: [{ path: null, locations: [{ sourceName: null }] }] });
       expect(outcome.body.errors?.[0]).not.toHaveProperty('errorType');
       expect(outcome.body.errors?.[0]?.message).toMatch(message);
     },
   );
+
+  it('refuses introspection with a validation error when the API has it DISABLED, and serves it by default', async () => {
+    const resolveRootField = createLambdaResolver({ codeFile: RESOLVER_CODE_FILE, handler: async () => null });
+    const disabled = createAppSyncExecutor({ schemaSdl, resolveRootField, introspection: 'DISABLED' });
+    const byDefault = createAppSyncExecutor({ schemaSdl, resolveRootField });
+    const query = { query: '{ __schema { queryType { name } } }' };
+
+    const refused = await disabled.run(query, ADMIN);
+    const served = await byDefault.run(query, ADMIN);
+
+    expect(refused).toMatchObject({ status: 200, body: { data: null, errors: [{ path: null }] } });
+    expect(refused.body.errors?.[0]?.message).toMatch(/^Validation error: Introspection is disabled/);
+    expect(served.body).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+  });
 });

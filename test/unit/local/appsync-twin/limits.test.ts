@@ -9,6 +9,11 @@ describe('exceededLimit', () => {
     ['a query within both limits', '{ devices { items { serialNumber } } }'],
     ['two root fields', '{ a: device(serialNumber: "1") { status } b: device(serialNumber: "2") { status } }'],
     ['introspection, which invokes no resolver', '{ __typename devices { nextToken } }'],
+    [
+      'a deep __schema introspection, which introspectionConfig governs instead',
+      '{ __schema { types { fields { type { ofType { ofType { name } } } } } } }',
+    ],
+    ['a deep __type introspection', '{ __type(name: "T") { fields { type { ofType { ofType { name } } } } } }'],
   ])('accepts %s', (_case, query) => {
     expect(exceededLimit(parse(query), undefined, LIMITS)).toBeUndefined();
   });
@@ -21,6 +26,11 @@ describe('exceededLimit', () => {
       'three aliased root fields',
       '{ x: device { s } y: device { s } z: device { s } }',
       /invokes 3 resolvers; .* at most 2/,
+    ],
+    [
+      'a deep query beside an introspection field',
+      '{ __schema { queryType { name } } a { b { c { d } } } }',
+      /4 levels deep/,
     ],
     ['root fields spread from a fragment', '{ ...R } fragment R on Query { x: a y: b z: c }', /invokes 3 resolvers/],
   ])('refuses %s', (_case, query, message) => {

@@ -1,7 +1,13 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { ensureTable } from '../../../../../local/dynalite.ts';
 import { DynamoDbDeviceStore } from '../../../../../resolvers/adapters/store/dynamodb-store.ts';
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../../../../resolvers/core/device.ts';
@@ -389,6 +395,15 @@ describe('DynamoDbDeviceStore error translation', () => {
 
     await expect(creating).rejects.toBeInstanceOf(expected);
     await expect(creating).rejects.toMatchObject({ cause: original });
+  });
+
+  // dynalite is always consistent, so only the request itself can show that DynamoDB is asked to be.
+  it('reads the audit trail with a strongly consistent query, so an event written just now is listed', async () => {
+    documents.on(QueryCommand).resolves({ Items: [] });
+
+    await store.listEvents('mocked', 5);
+
+    expect(documents.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({ ConsistentRead: true });
   });
 
   it('passes any other error through unchanged', async () => {

@@ -44,6 +44,15 @@ describe('openLocalCertificateAuthority', () => {
     expect(new x509.X509Certificate(opened.deviceCa.certPem).subject).toBe('CN=cvm local device CA');
   });
 
+  it('makes a device CA that outlasts every certificate it signs', async () => {
+    const created = await newCertificate();
+    const caCertificate = new x509.X509Certificate(opened.deviceCa.certPem);
+    const leaf = new x509.X509Certificate(created.certificatePem);
+
+    expect(caCertificate.notAfter.getTime()).toBeGreaterThanOrEqual(leaf.notAfter.getTime());
+    expect(leaf.notAfter.toISOString()).toBe('2049-12-31T23:59:59.000Z');
+  });
+
   it('opens the same CA and registry on a later start', async () => {
     const created = await newCertificate();
     await authority.setCertificateStatus(created.certificateId, 'ACTIVE');

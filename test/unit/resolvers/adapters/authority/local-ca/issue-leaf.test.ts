@@ -18,7 +18,8 @@ let certificate: x509.X509Certificate;
 let certificateId: string;
 
 beforeAll(async () => {
-  ({ ca } = await createCa({ commonName: 'test device CA' }));
+  // As the local authority makes its device CA: valid as long as the certificates AWS IoT issues.
+  ({ ca } = await createCa({ commonName: 'test device CA', notAfter: DEVICE_CERTIFICATE_NOT_AFTER }));
   ({ csrPem, keys: csrKeys } = await makeCsr({ commonName: 'SN-0001' }));
   ({ certificate, certificateId } = await issueDeviceCertificate(ca, csrPem, { now: ISSUED_AT }));
 });
@@ -89,6 +90,15 @@ describe('issueDeviceCertificate', () => {
     expect(certificate.notBefore.toISOString()).toBe('2026-03-01T09:55:00.000Z');
     expect(certificate.notAfter.toISOString()).toBe('2049-12-31T23:59:59.000Z');
     expect(DEVICE_CERTIFICATE_NOT_AFTER.toISOString()).toBe('2049-12-31T23:59:59.000Z');
+  });
+
+  it('ends with its CA when the CA ends first (a device CA made before it lasted to 2049), so the chain holds', async () => {
+    const { ca: shortLivedCa } = await createCa({ commonName: 'older device CA', now: ISSUED_AT, validityYears: 10 });
+
+    const { certificate: issued } = await issueDeviceCertificate(shortLivedCa, csrPem, { now: ISSUED_AT });
+
+    expect(shortLivedCa.certificate.notAfter.toISOString()).toBe('2036-03-01T10:00:00.000Z');
+    expect(issued.notAfter.getTime()).toBe(shortLivedCa.certificate.notAfter.getTime());
   });
 
   it('returns as id the lowercase hex SHA-256 of the certificate DER', () => {
