@@ -10,9 +10,13 @@ export interface Page<T> {
   readonly cursor?: string;
 }
 
+/** What a compare-and-swap did: `won` wrote the record, `lost` found another version and wrote nothing. */
+export type SwapOutcome = 'won' | 'lost';
+
 /**
  * Persistence of devices and their events. Every write is a single-item conditional write
- * (no transactions: dynalite has none). Losing a condition throws ConditionFailedError.
+ * (no transactions: dynalite has none). A lost condition on `replace` is an outcome; on the other
+ * writes it throws ConditionFailedError.
  */
 export interface DeviceStore {
   get(serialNumber: string): Promise<DeviceRecord | undefined>;
@@ -21,10 +25,10 @@ export interface DeviceStore {
   /** Create a device that must not exist yet. */
   create(record: DeviceRecord): Promise<void>;
   /**
-   * Replace a device if its stored version still equals `expectedVersion`.
-   * The new record must carry version = expectedVersion + 1.
+   * Replace a device if its stored version still equals `expectedVersion` (a device that does not exist never
+   * matches). The new record must carry version = expectedVersion + 1.
    */
-  replace(record: DeviceRecord, expectedVersion: number): Promise<void>;
+  replace(record: DeviceRecord, expectedVersion: number): Promise<SwapOutcome>;
   /** Delete a device only if its stored version still equals `expectedVersion` (undoing a partial batch). */
   delete(serialNumber: string, expectedVersion: number): Promise<void>;
   /**
@@ -40,7 +44,11 @@ export interface DeviceStore {
    * `cursor` is the store's own continuation (the core wraps it into a signed nextToken).
    */
   listByStatus(status: DeviceStatus, limit: number, cursor?: string): Promise<Page<DeviceRecord>>;
-  appendEvent(event: DeviceEvent): Promise<void>;
+  /**
+   * Append an event. With `onceKey` (unique per device), the event is written at most once: appending it again
+   * with the same key and time does nothing.
+   */
+  appendEvent(event: DeviceEvent, onceKey?: string): Promise<void>;
   /** Newest first. */
   listEvents(serialNumber: string, limit: number, cursor?: string): Promise<Page<DeviceEvent>>;
 }
