@@ -62,9 +62,25 @@ export interface CreatedCertificate {
   readonly certificatePem: string;
 }
 
+/** A certificate as the authority lists it, without its PEM (AWS IoT: ListCertificates). */
+export interface CertificateSummary {
+  readonly certificateId: string;
+  readonly certificateArn: string;
+  readonly status: CertificateStatus;
+  /** ISO-8601. */
+  readonly createdAt: string;
+}
+
 /**
- * AWS IoT, or the local CA standing in for it. Every method that undoes something is idempotent:
- * undoing what is already undone (or never existed) succeeds. Throttling throws ThrottledError.
+ * AWS IoT, or the local CA standing in for it. Both adapters give every outcome the same meaning (the shared
+ * contract test, test/integration/resolvers/adapters/authority/authority-contract.test.ts, holds them to it):
+ * - undoing what is already undone succeeds: deactivating or revoking a certificate that is already so, or that
+ *   no longer exists; deactivating a REVOKED one; detaching what is not attached or does not exist; deleting a
+ *   certificate that is already deleted;
+ * - a step that needs a certificate or thing that does not exist throws ResourceNotFoundError (attach, activate);
+ * - activating a REVOKED certificate throws CertificateRevokedError;
+ * - deleting an ACTIVE or attached certificate is refused (an error), never forced;
+ * - throttling throws ThrottledError.
  */
 export interface CertificateAuthority {
   /** Sign the CSR. The certificate starts INACTIVE so that a crash before it is recorded leaves nothing usable. */
@@ -77,6 +93,13 @@ export interface CertificateAuthority {
   detachPolicy(certificateArn: string): Promise<void>;
   detachThingPrincipal(thingName: string, certificateArn: string): Promise<void>;
   deleteCertificate(certificateId: string): Promise<void>;
+  /**
+   * Certificates created at or after `since`, newest first, so that the reconciler's cost grows with recent
+   * certificates and not with the account's history.
+   */
+  listRecentCertificates(since: Date): Promise<CertificateSummary[]>;
+  /** The PEM of a certificate, or undefined when it no longer exists. */
+  certificatePem(certificateId: string): Promise<string | undefined>;
   /** What a device needs to connect: the CA to trust for the endpoint and the endpoint itself (cached). */
   connectionInfo(): Promise<{ caCertificatePem: string; iotEndpoint: string | null }>;
 }
@@ -94,7 +117,7 @@ export interface RandomSource {
 /** Who is calling: an admin (IAM ARN) or a device (API key). */
 export type Caller = { readonly kind: 'admin'; readonly arn: string } | { readonly kind: 'device' };
 
-export type MetricName = 'CertificateIssued' | 'RequestFailed' | 'Throttled';
+export type MetricName = 'CertificateIssued' | 'RequestFailed' | 'Throttled' | 'OrphanedCertificate';
 
 /**
  * Logs and metrics. Implementations write structured JSON. Callers pass only safe fields:
