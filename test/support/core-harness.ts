@@ -268,10 +268,11 @@ export interface CoreHarness {
 export async function startCoreHarness(settings: Partial<CoreSettings> = {}): Promise<CoreHarness> {
   const table = await startTestTable();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'cvm-core-'));
-  const opened = await openLocalCertificateAuthority(dataDir);
+  const clock = new ManualClock();
+  // The CA keeps time by the same clock, so certificate ages and lease expiries agree.
+  const opened = await openLocalCertificateAuthority(dataDir, { clock });
   const faults = new FaultInjector();
   const authority = new FaultyAuthority(opened.authority, faults);
-  const clock = new ManualClock();
   const telemetry = new RecordingTelemetry();
   const ctx: CoreContext = {
     store: new FaultyStore(table.store, faults),
