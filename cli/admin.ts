@@ -198,6 +198,40 @@ export function addAdminCommands(program: Command, context: CliContext): void {
       printRegistration(context, registration, flags, 'Reset');
     },
   );
+
+  addReconcileCommand(admin, context, connect);
+}
+
+function addReconcileCommand(
+  admin: Command,
+  context: CliContext,
+  connect: (flags: ConnectionFlags) => Promise<AdminApi>,
+): void {
+  const command = admin
+    .command('reconcile')
+    .description(
+      'find certificates no device records (a crash between creating and recording one) and abandoned claims, and remove them (safe to repeat)',
+    )
+    .option('--dry-run', 'report what would be done and change nothing')
+    .option('--json', 'print the report as JSON');
+  addAdminConnectionOptions(command).action(async (flags: ConnectionFlags & JsonFlag & { dryRun?: boolean }) => {
+    const report = await (await connect(flags)).reconcile({ dryRun: flags.dryRun === true });
+    if (flags.json === true) {
+      printJson(context.stdout, report);
+      return;
+    }
+    context.stdout.write(
+      `Scanned ${report.scanned} recent certificates; ${report.orphans.length} orphaned; ${report.repaired} abandoned claims finished.\n`,
+    );
+    if (report.orphans.length > 0) {
+      context.stdout.write(
+        formatTable(
+          ['CERTIFICATE', 'SERIAL', 'STATUS', 'ACTION'],
+          report.orphans.map((orphan) => [orphan.certificateId, orphan.serialNumber, orphan.status, orphan.action]),
+        ),
+      );
+    }
+  });
 }
 
 function printRegistration(
