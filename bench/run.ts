@@ -5,6 +5,8 @@
  *  2. Enrollment through the core with real parts (dynalite in memory, the local CA in a temp dir):
  *     register N devices in batches of 100, then enroll them with C concurrent requests.
  *  3. The same through the local HTTPS twin (API-key auth, GraphQL parse/validate, JSON), end to end.
+ *  4. Enumeration: median latency of a wrong token for an unknown serial against one for a registered serial
+ *     (both answer InvalidRegistrationToken); the ratio should be near 1 (goal 0.8 to 1.25).
  *
  * Options (env): BENCH_DEVICES (default 300), BENCH_CONCURRENCY (default 8).
  */
@@ -114,6 +116,61 @@ async function benchCore(): Promise<void> {
   }
 }
 
+/** Wrong tokens, one at a time, alternating unknown and registered serials (each registered one probed twice). */
+async function benchEnumeration(): Promise<void> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'cvm-bench-enum-'));
+  const harness = await openLocalCore({
+    dataDir,
+    settings: DEFAULT_SETTINGS,
+    telemetry: new JsonLinesTelemetry(() => undefined),
+  });
+  try {
+    const probes = Math.min(DEVICES, 200);
+    const known = Array.from({ length: probes }, (_, i) => `ENUM-${String(i).padStart(6, '0')}`);
+    for (let i = 0; i < known.length; i += 100) {
+      await registerDevices(
+        harness.ctx,
+        known.slice(i, i + 100).map((serialNumber) => ({ serialNumber })),
+        ADMIN,
+      );
+    }
+    const csr = await newCsr('ENUM-PROBE');
+    const wrongToken = 'A'.repeat(43);
+    const probe = async (serialNumber: string): Promise<number> => {
+      const begun = performance.now();
+      await requestCertificate(harness.ctx, { serialNumber, registrationToken: wrongToken, csr }).catch(
+        () => undefined,
+      );
+      return performance.now() - begun;
+    };
+    const unknownLatencies: number[] = [];
+    const knownLatencies: number[] = [];
+    for (let round = 0; round < 2; round += 1) {
+      for (const [i, serial] of known.entries()) {
+        unknownLatencies.push(await probe(`UNKNOWN-${round}-${i}`));
+        knownLatencies.push(await probe(serial));
+      }
+    }
+    const median = (values: number[]) =>
+      percentile(
+        [...values].sort((a, b) => a - b),
+        50,
+      );
+    report('wrong token, unknown serial (c=1)', unknownLatencies.length, sum(unknownLatencies), unknownLatencies);
+    report('wrong token, registered serial (c=1)', knownLatencies.length, sum(knownLatencies), knownLatencies);
+    console.log(
+      `${'enumeration: median unknown / registered'.padEnd(44)} ${(median(unknownLatencies) / median(knownLatencies)).toFixed(2)} (goal 0.8 to 1.25)`,
+    );
+  } finally {
+    await harness.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
 /** A CSR made as a device makes it: its own EC P-256 key, CN = serial. */
 async function newCsr(serialNumber: string): Promise<string> {
   return createDeviceCsr(serialNumber, await generateDeviceKey('ec-p256'));
@@ -181,3 +238,4 @@ memory('at start');
 await benchCsrChecks();
 await benchCore();
 await benchHttps();
+await benchEnumeration();

@@ -1,7 +1,8 @@
 /**
  * A wrong token, answered so that it tells nothing: an unknown serial, a wrong token for any device and a
- * locked device asked with a wrong token all get `InvalidRegistrationToken`, after the same work (one read,
- * one conditional write of the device item), so neither the answer nor its latency says whether the serial exists.
+ * locked device asked with a wrong token all get `InvalidRegistrationToken`, after the same work (one read and two
+ * conditional writes: counting the guess, and the audit event or, when there is nothing to write, a write that
+ * loses), so neither the answer nor its latency says whether the serial exists.
  */
 import { recordEvent } from '../audit.ts';
 import type { CoreContext } from '../context.ts';
@@ -23,14 +24,19 @@ export async function answerWrongToken(
 ): Promise<CvmError | typeof AGAIN> {
   const now = ctx.clock.now();
   const counted = record && countWrongToken(record, now, ctx.settings.maxFailedAttempts);
+  // Nothing to count or report: make the same conditional write as counting would, on the device's own key, so
+  // that it loses and writes nothing.
+  const losingWrite = () => ctx.store.replace(placeholder(serialNumber, now), NO_VERSION);
   if (counted === undefined || isRefusal(counted)) {
-    // Nothing to count (no such device, or an issuance under way that a guess must not disturb): make the same
-    // conditional write as counting would, on the device's own key, so that it loses and writes nothing.
-    await ctx.store.replace(placeholder(serialNumber, now), NO_VERSION);
+    // No such device, or an issuance under way that a guess must not disturb.
+    await losingWrite();
+    await losingWrite();
     return invalidToken();
   }
   if ((await swap(ctx.store, counted.record)) === 'lost') return AGAIN;
-  if (counted.report !== undefined) {
+  if (counted.report === undefined) {
+    await losingWrite();
+  } else {
     await recordEvent(ctx, serialNumber, 'TOKEN_FAILED', DEVICE, {
       status: counted.record.status,
       count: counted.report.count,
