@@ -134,9 +134,11 @@ async function benchEnumeration(): Promise<void> {
         ADMIN,
       );
     }
-    const csr = await newCsr('ENUM-PROBE');
     const wrongToken = 'A'.repeat(43);
+    // The CSR must name the serial, or the request is refused before the device is even read.
+    const key = await generateDeviceKey('ec-p256');
     const probe = async (serialNumber: string): Promise<number> => {
+      const csr = await createDeviceCsr(serialNumber, key);
       const begun = performance.now();
       await requestCertificate(harness.ctx, { serialNumber, registrationToken: wrongToken, csr }).catch(
         () => undefined,
