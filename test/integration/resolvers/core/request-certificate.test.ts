@@ -458,6 +458,11 @@ describe('requestCertificate', () => {
       gate.release();
       expect(await enrolling).toBe('InvalidRegistrationToken');
       expect((await certificatesOf(serial)).filter((c) => c.status === 'ACTIVE')).toEqual([]);
+      // The REVOKED event names the certificate the reset caught, and that certificate is still there, revoked.
+      const events = await h.table.store.listEvents(serial, 20);
+      const named = events.items.find((event) => event.type === 'REVOKED')?.details?.['certificateId'];
+      expect(named).toEqual(expect.any(String));
+      expect(await certificatesOf(serial)).toContainEqual({ id: named, status: 'REVOKED' });
       expect(
         await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
       ).toBe('InvalidRegistrationToken');
