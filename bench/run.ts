@@ -6,13 +6,14 @@
  *   npm run bench -- --only burst      one figure (repeat --only, or separate names with commas)
  *   npm run bench -- --quick           smaller workloads, noisier ratios
  *
- * Figures: burst, round-trips, register-batch, import, bundle, https. Sizes can be set with BENCH_BURST_DEVICES,
+ * Figures: burst, round-trips, register-batch, import, bundle, https, enumeration. Sizes can be set with BENCH_BURST_DEVICES,
  * BENCH_IMPORT_DEVICES, BENCH_HTTPS_DEVICES.
  */
 import 'reflect-metadata';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { burst } from './figures/burst.ts';
+import { enumeration } from './figures/enumeration.ts';
 import type { Figure } from './figures/figure.ts';
 import { adminImport } from './figures/import.ts';
 import { lambdaBundle } from './figures/lambda-bundle.ts';
@@ -26,7 +27,15 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
-const FIGURES: readonly Figure[] = [burst, roundTrips, registerBatch, adminImport, lambdaBundle, localHttps];
+const FIGURES: readonly Figure[] = [
+  burst,
+  roundTrips,
+  registerBatch,
+  adminImport,
+  lambdaBundle,
+  localHttps,
+  enumeration,
+];
 
 const { values } = parseArgs({
   options: { only: { type: 'string', multiple: true }, quick: { type: 'boolean', default: false } },

@@ -45,6 +45,21 @@ const RESET_DEVICE = `mutation ResetDevice($serialNumber: String!, $tokenTtlSeco
   resetDevice(serialNumber: $serialNumber, tokenTtlSeconds: $tokenTtlSeconds) { ${REGISTRATION_FIELDS} }
 }`;
 
+const RECONCILE = `mutation Reconcile($input: ReconcileInput) {
+  reconcile(input: $input) { scanned orphans { certificateId serialNumber status action } repaired }
+}`;
+
+export interface ReconcileReport {
+  readonly scanned: number;
+  readonly orphans: readonly {
+    readonly certificateId: string;
+    readonly serialNumber: string;
+    readonly status: string;
+    readonly action: string;
+  }[];
+  readonly repaired: number;
+}
+
 export interface PageOptions {
   /** 1-100; the server's default is 25. */
   readonly limit?: number;
@@ -66,6 +81,7 @@ export interface AdminApi {
   allDeviceEvents(serialNumber: string, options?: { pageSize?: number }): AsyncGenerator<DeviceEvent>;
   revokeCertificate(serialNumber: string, reason?: string): Promise<Device>;
   resetDevice(serialNumber: string, options?: { tokenTtlSeconds?: number }): Promise<DeviceRegistration>;
+  reconcile(options?: { dryRun?: boolean }): Promise<ReconcileReport>;
 }
 
 export function createAdminApi(client: GraphqlClient): AdminApi {
@@ -79,7 +95,16 @@ export function createAdminApi(client: GraphqlClient): AdminApi {
     allDeviceEvents: (serialNumber, options) => allDeviceEvents(client, serialNumber, options),
     revokeCertificate: (serialNumber, reason) => revokeCertificate(client, serialNumber, reason),
     resetDevice: (serialNumber, options) => resetDevice(client, serialNumber, options),
+    reconcile: (options) => reconcile(client, options),
   };
+}
+
+/** Remove what crashes left behind (orphaned certificates, abandoned claims); with dryRun, only report it. */
+export async function reconcile(client: GraphqlClient, options: { dryRun?: boolean } = {}): Promise<ReconcileReport> {
+  const data = await client.request<{ reconcile: ReconcileReport }>(RECONCILE, {
+    input: { dryRun: options.dryRun === true },
+  });
+  return data.reconcile;
 }
 
 /** Register one device. The answer's registrationToken is the only copy there will ever be. */

@@ -16,12 +16,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../contract/table-layout.ts';
 import { TOKEN_TTL_BOUNDS } from '../resolvers/core/context.ts';
 import { THING_NAME_PATTERN } from '../resolvers/core/identifiers.ts';
 import { LAMBDA_ENV } from '../contract/lambda-environment.ts';
+import type { ResolverEvent } from '../contract/lambda-envelope.ts';
 import { createRateLimitWebAcl, DEFAULT_RATE_LIMIT, validateRateLimit, validateWebAclArn } from './api-rate-limit.ts';
 import { loadAppSyncSchema } from '../contract/appsync-prelude.ts';
 import { SCHEMA_FILE } from '../contract/schema-file.ts';
@@ -142,6 +144,13 @@ export interface CertificateVendingMachineProps {
    * @default 15 (AWS IoT's default quota in most regions)
    */
   readonly iotCertificateRate?: number;
+  /**
+   * How often the reconciler runs (EventBridge Scheduler invokes the resolver with the `reconcile` mutation): it
+   * removes certificates a crash left unrecorded and finishes abandoned claims. `false` for no schedule (run
+   * `cvm admin reconcile` yourself).
+   * @default Duration.hours(1)
+   */
+  readonly reconcileEvery?: Duration | false;
 }
 
 export class CertificateVendingMachine extends Construct {
@@ -230,6 +239,7 @@ export class CertificateVendingMachine extends Construct {
 
     this.configureRequestLogging(removalPolicy, logRetention);
     this.createResolvers();
+    if (props.reconcileEvery !== false) this.scheduleReconciler(props.reconcileEvery ?? Duration.hours(1));
 
     // WAF evaluates before AppSync authorizes, so the rate limit also covers requests with a wrong or no key.
     const rateLimit = props.rateLimit ?? DEFAULT_RATE_LIMIT;
@@ -384,6 +394,36 @@ export class CertificateVendingMachine extends Construct {
     });
   }
 
+  /** The scheduled reconciler: the same ResolverEvent AppSync would send for `reconcile`, named for its role. */
+  private scheduleReconciler(every: Duration): void {
+    const role = new iam.Role(this, 'ReconcilerScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+      description: 'cvm reconciler schedule: invoke the resolver Lambda',
+    });
+    // The function itself, not `<function>:*` as grantInvoke would add.
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.resolverFunction.functionArn] }),
+    );
+    const event: ResolverEvent = {
+      parentTypeName: 'Mutation',
+      fieldName: 'reconcile',
+      arguments: { input: { dryRun: false } },
+      identity: { userArn: role.roleArn },
+    };
+    new scheduler.CfnSchedule(this, 'ReconcilerSchedule', {
+      description: 'cvm: remove certificates a crash left unrecorded and finish abandoned claims',
+      scheduleExpression: `rate(${every.toMinutes()} minutes)`,
+      flexibleTimeWindow: { mode: 'OFF' },
+      target: {
+        arn: this.resolverFunction.functionArn,
+        roleArn: role.roleArn,
+        input: Stack.of(this).toJsonString(event),
+      },
+    });
+  }
+
   private createResolvers(): void {
     const dataSourceRole = new iam.Role(this, 'DataSourceRole', {
       assumedBy: new iam.ServicePrincipal('appsync.amazonaws.com', {
@@ -438,7 +478,7 @@ export class CertificateVendingMachine extends Construct {
 function acknowledgeResolverWildcards(role: iam.Role): void {
   const acknowledgements: Record<string, string> = {
     '*':
-      'Only iot:CreateCertificateFromCsr and iot:DescribeEndpoint have Resource "*": the Service Authorization ' +
+      'Only iot:CreateCertificateFromCsr, iot:DescribeEndpoint and iot:ListCertificates have Resource "*": the Service Authorization ' +
       'Reference lists no resource type for them, so AWS accepts nothing narrower. Every other statement names ' +
       'its resources.',
     [IOT_CERTIFICATES_ARN]:

@@ -4,7 +4,8 @@
  *
  * Resource types per action come from the Service Authorization Reference for AWS IoT
  * (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html):
- * - CreateCertificateFromCsr, DescribeEndpoint: no resource type, so IAM accepts only `*`.
+ * - CreateCertificateFromCsr, DescribeEndpoint, ListCertificates (the reconciler): no resource type, so IAM
+ *   accepts only `*`.
  * - UpdateCertificate, DeleteCertificate, DescribeCertificate: `cert`.
  * - CreateThing, UpdateThing: `thing`.
  * - AttachPolicy, DetachPolicy: the target (`cert` or `thinggroup`). The IoT policy itself is not a resource
@@ -19,7 +20,11 @@ import { Aws } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 
 /** Actions that AWS IoT authorizes on no resource, so IAM accepts only `Resource: *` for them. */
-export const IOT_ACTIONS_WITHOUT_RESOURCE_TYPE = ['iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint'] as const;
+export const IOT_ACTIONS_WITHOUT_RESOURCE_TYPE = [
+  'iot:CreateCertificateFromCsr',
+  'iot:DescribeEndpoint',
+  'iot:ListCertificates',
+] as const;
 export const IOT_CERTIFICATE_ACTIONS = ['iot:UpdateCertificate', 'iot:DeleteCertificate', 'iot:DescribeCertificate'];
 export const IOT_THING_ACTIONS = ['iot:CreateThing', 'iot:UpdateThing'];
 export const IOT_POLICY_ATTACHMENT_ACTIONS = ['iot:AttachPolicy', 'iot:DetachPolicy'];

@@ -8,6 +8,7 @@ import { describeError } from './core/audit.ts';
 import type { CoreContext } from './core/context.ts';
 import { CvmError, ThrottledError, isCvmError } from './core/errors.ts';
 import { getDevice, listDeviceEvents, listDevices } from './core/query-devices.ts';
+import { reconcile } from './core/reconcile.ts';
 import { registerDevice, registerDevices } from './core/register-devices.ts';
 import { requestCertificate } from './core/request-certificate.ts';
 import { resetDevice, revokeCertificate } from './core/revoke-and-reset.ts';
@@ -41,6 +42,11 @@ export const FIELDS: Readonly<Record<string, FieldDefinition>> = {
     resolve: (ctx, args, caller) => revokeCertificate(ctx, args, caller),
   },
   'Mutation.resetDevice': { callers: 'admin', resolve: (ctx, args, caller) => resetDevice(ctx, args, caller) },
+  'Mutation.reconcile': {
+    callers: 'admin',
+    resolve: (ctx, args, caller) =>
+      reconcile(ctx, args.input === undefined || args.input === null ? {} : objectArgument(args.input), caller),
+  },
   'Query.device': { callers: 'admin', resolve: (ctx, args) => getDevice(ctx, args.serialNumber) },
   'Query.devices': { callers: 'admin', resolve: (ctx, args) => listDevices(ctx, args) },
   'Query.deviceEvents': { callers: 'admin', resolve: (ctx, args) => listDeviceEvents(ctx, args) },

@@ -1,10 +1,11 @@
-/** `cvm admin …`: register, import, list, show, revoke and reset devices, with IAM (or local admin) credentials. */
+/** `cvm admin …`: register, import, list, show, revoke, reset and reconcile devices, with IAM (or local admin) credentials. */
 import type { Command } from 'commander';
 import { createAdminApi } from '../../client/admin-api.ts';
 import { adminClient } from '../connection.ts';
 import type { CliContext } from '../context.ts';
 import { addImportCommand } from './import.ts';
 import { addListCommand } from './list.ts';
+import { addReconcileCommand } from './reconcile.ts';
 import { addRegisterCommand } from './register.ts';
 import { addResetCommand } from './reset.ts';
 import { addRevokeCommand } from './revoke.ts';
@@ -21,6 +22,7 @@ export function addAdminCommands(program: Command, context: CliContext): void {
     addShowCommand,
     addRevokeCommand,
     addResetCommand,
+    addReconcileCommand,
   ]) {
     add(admin, context, connect);
   }

@@ -8,7 +8,8 @@ export function actorOf(caller: Caller): string {
 }
 
 /**
- * Append an event. The state change it records has already happened and must stand, so a failure here
+ * Append an event. With `once`, the event is the one of that key and time, written at most once however often
+ * it is recorded. The state change it records has already happened and must stand, so a failure here
  * is logged (as an error, for alarms) rather than turned into a failed request.
  */
 export async function recordEvent(
@@ -17,16 +18,17 @@ export async function recordEvent(
   type: DeviceEventType,
   caller: Caller,
   details?: DeviceEvent['details'],
+  once?: { readonly at: string; readonly onceKey: string },
 ): Promise<void> {
   const event: DeviceEvent = {
     serialNumber,
     type,
-    at: ctx.clock.now().toISOString(),
+    at: once?.at ?? ctx.clock.now().toISOString(),
     actor: actorOf(caller),
     ...(details === undefined ? {} : { details }),
   };
   try {
-    await ctx.store.appendEvent(event);
+    await ctx.store.appendEvent(event, once?.onceKey);
   } catch (error) {
     ctx.telemetry.log('error', 'Could not write an audit event', {
       serialNumber,

@@ -17,6 +17,8 @@ export interface CoreSettings {
   readonly compensationBudgetMs: number;
   /** Prefix of thing names that default to the serial number. */
   readonly thingNamePrefix: string;
+  /** How far back the reconciler looks for orphaned certificates (it runs hourly, so a day is plenty). */
+  readonly reconcileLookBackHours: number;
 }
 
 export const DEFAULT_SETTINGS: CoreSettings = {
@@ -26,6 +28,7 @@ export const DEFAULT_SETTINGS: CoreSettings = {
   requestBudgetMs: 12_000,
   compensationBudgetMs: 8_000,
   thingNamePrefix: '',
+  reconcileLookBackHours: 48,
 };
 
 /** Bounds on tokenTtlSeconds an admin may ask for: a minute to a year. */

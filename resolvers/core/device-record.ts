@@ -1,37 +1,87 @@
-/** Pure transitions of a DeviceRecord. Every transition bumps the version the store compares on write. */
-import type { DeviceRecord } from './device.ts';
+/**
+ * Reading a device record back from storage: every field is checked against the type the core reasons
+ * about, so a corrupt or hand-edited item is an error that names the device instead of a record that lies.
+ */
+import { DEVICE_STATUSES, type DeviceRecord, type DeviceStatus, type IssuanceLease } from './device.ts';
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type OptionalKeys = {
-  [K in keyof DeviceRecord]-?: undefined extends DeviceRecord[K] ? K : never;
-}[keyof DeviceRecord];
+export class CorruptDeviceRecordError extends Error {
+  override readonly name = 'CorruptDeviceRecordError';
 
-/** The record after a write at `now`: `set` overrides, `unset` removes optional fields. */
-export function nextRecord(
-  current: DeviceRecord,
-  now: Date,
-  set: Partial<DeviceRecord>,
-  unset: readonly OptionalKeys[] = [],
-): DeviceRecord {
-  const next: Mutable<DeviceRecord> = { ...current, ...set };
-  for (const key of unset) delete next[key];
-  next.updatedAt = now.toISOString();
-  next.version = current.version + 1;
-  return next;
+  constructor(
+    readonly serialNumber: string,
+    problem: string,
+  ) {
+    super(`The stored record of device ${serialNumber} is corrupt: ${problem}.`);
+  }
 }
 
-/** Fields that describe a certificate; cleared together. */
-export const CERTIFICATE_FIELDS = [
-  'certificateId',
-  'certificateArn',
-  'certificatePem',
-  'publicKeyFingerprint',
-] as const;
+type Fields = Readonly<Record<string, unknown>>;
 
-export function leaseIsLive(record: DeviceRecord, now: Date): boolean {
-  return record.lease !== undefined && Date.parse(record.lease.expiresAt) > now.getTime();
+export function parseDeviceRecord(item: Fields): DeviceRecord {
+  const serial = typeof item['serialNumber'] === 'string' ? item['serialNumber'] : '(no serial number)';
+  const fail = (problem: string): never => {
+    throw new CorruptDeviceRecordError(serial, problem);
+  };
+  const text = (name: string): string => {
+    const value = item[name];
+    return typeof value === 'string' && value.length > 0 ? value : fail(`${name} is not a non-empty string`);
+  };
+  const optionalText = (name: string): string | undefined =>
+    item[name] === undefined || item[name] === null ? undefined : text(name);
+  const count = (name: string): number => {
+    const value = item[name];
+    return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : fail(`${name} is not a count`);
+  };
+  const optionalCount = (name: string): number | undefined => (item[name] === undefined ? undefined : count(name));
+
+  const status = text('status');
+  if (!(DEVICE_STATUSES as readonly string[]).includes(status)) fail(`status ${status} is not a device status`);
+  if (typeof item['locked'] !== 'boolean') fail('locked is not a boolean');
+  const record: DeviceRecord = {
+    serialNumber: text('serialNumber'),
+    thingName: text('thingName'),
+    status: status as DeviceStatus,
+    failedAttempts: count('failedAttempts'),
+    locked: item['locked'] as boolean,
+    registeredAt: text('registeredAt'),
+    updatedAt: text('updatedAt'),
+    version: count('version'),
+    ...defined('attributes', parseAttributes(item['attributes'], fail)),
+    ...defined('tokenHash', optionalText('tokenHash')),
+    ...defined('tokenExpiresAt', optionalText('tokenExpiresAt')),
+    ...defined('unreportedWrongTokens', optionalCount('unreportedWrongTokens')),
+    ...defined('wrongTokensReportedAt', optionalText('wrongTokensReportedAt')),
+    ...defined('lease', parseLease(item['lease'], fail)),
+    ...defined('publicKeyFingerprint', optionalText('publicKeyFingerprint')),
+    ...defined('certificateId', optionalText('certificateId')),
+    ...defined('certificateArn', optionalText('certificateArn')),
+    ...defined('certificatePem', optionalText('certificatePem')),
+    ...defined('issuedAt', optionalText('issuedAt')),
+    ...defined('revokedAt', optionalText('revokedAt')),
+    ...defined('revocationReason', optionalText('revocationReason')),
+  };
+  if (record.status === 'ISSUING' && record.lease === undefined) fail('an ISSUING device has no lease');
+  return record;
 }
 
-export function tokenExpired(record: DeviceRecord, now: Date): boolean {
-  return record.tokenExpiresAt === undefined || Date.parse(record.tokenExpiresAt) <= now.getTime();
+function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function parseAttributes(value: unknown, fail: (problem: string) => never): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) return fail('attributes is not a map');
+  const entries = Object.entries(value);
+  if (!entries.every(([, field]) => typeof field === 'string')) return fail('an attribute is not a string');
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+function parseLease(value: unknown, fail: (problem: string) => never): IssuanceLease | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) return fail('lease is not a map');
+  const { owner, expiresAt, publicKeyFingerprint } = value as Record<string, unknown>;
+  if (typeof owner !== 'string' || typeof expiresAt !== 'string' || typeof publicKeyFingerprint !== 'string') {
+    return fail('lease lacks its owner, expiry or key fingerprint');
+  }
+  return { owner, expiresAt, publicKeyFingerprint };
 }

@@ -27,6 +27,10 @@ export interface DeviceRecord {
   /** Wrong tokens since the last reset. */
   readonly failedAttempts: number;
   readonly locked: boolean;
+  /** Wrong tokens for a device that could not enroll anyway (locked, ACTIVE, REVOKED) not yet in the audit trail. */
+  readonly unreportedWrongTokens?: number;
+  /** ISO-8601; when such wrong tokens last went into the audit trail (at most once an hour). */
+  readonly wrongTokensReportedAt?: string;
   /** Present while status is ISSUING. */
   readonly lease?: IssuanceLease;
   /** The key the issued (or being issued) certificate certifies. */

@@ -52,3 +52,11 @@ export class ResourceNotFoundError extends Error {
 export class CsrRejectedError extends Error {
   override readonly name = 'CsrRejectedError';
 }
+
+/**
+ * Raised by a CertificateAuthority asked to activate a certificate that is REVOKED (final in AWS IoT): an admin
+ * revoked it while it was being issued.
+ */
+export class CertificateRevokedError extends Error {
+  override readonly name = 'CertificateRevokedError';
+}

@@ -11,9 +11,13 @@ export interface Page<T> {
   readonly cursor?: string;
 }
 
+/** What a compare-and-swap did: `won` wrote the record, `lost` found another version and wrote nothing. */
+export type SwapOutcome = 'won' | 'lost';
+
 /**
  * Persistence of devices and their events. Every write is a single-item conditional write
- * (no transactions: dynalite has none). Losing a condition throws ConditionFailedError.
+ * (no transactions: dynalite has none). A lost condition on `replace` is an outcome; on the other
+ * writes it throws ConditionFailedError.
  */
 export interface DeviceStore {
   get(serialNumber: string): Promise<DeviceRecord | undefined>;
@@ -22,10 +26,10 @@ export interface DeviceStore {
   /** Create a device that must not exist yet. */
   create(record: DeviceRecord): Promise<void>;
   /**
-   * Replace a device if its stored version still equals `expectedVersion`.
-   * The new record must carry version = expectedVersion + 1.
+   * Replace a device if its stored version still equals `expectedVersion` (a device that does not exist never
+   * matches). The new record must carry version = expectedVersion + 1.
    */
-  replace(record: DeviceRecord, expectedVersion: number): Promise<void>;
+  replace(record: DeviceRecord, expectedVersion: number): Promise<SwapOutcome>;
   /** Delete a device only if its stored version still equals `expectedVersion` (undoing a partial batch). */
   delete(serialNumber: string, expectedVersion: number): Promise<void>;
   /**
@@ -41,7 +45,11 @@ export interface DeviceStore {
    * `cursor` is the store's own continuation (the core wraps it into a signed nextToken).
    */
   listByStatus(status: DeviceStatus, limit: number, cursor?: string): Promise<Page<DeviceRecord>>;
-  appendEvent(event: DeviceEvent): Promise<void>;
+  /**
+   * Append an event. With `onceKey` (unique per device), the event is written at most once: appending it again
+   * with the same key and time does nothing.
+   */
+  appendEvent(event: DeviceEvent, onceKey?: string): Promise<void>;
   /**
    * Many events at once, unconditionally (each gets a fresh, unique sort key): fewer round trips than one
    * appendEvent each. Events still unwritten after the store's retries throw ThrottledError.
@@ -60,9 +68,25 @@ export interface CreatedCertificate {
   readonly certificatePem: string;
 }
 
+/** A certificate as the authority lists it, without its PEM (AWS IoT: ListCertificates). */
+export interface CertificateSummary {
+  readonly certificateId: string;
+  readonly certificateArn: string;
+  readonly status: CertificateStatus;
+  /** ISO-8601. */
+  readonly createdAt: string;
+}
+
 /**
- * AWS IoT, or the local CA standing in for it. Every method that undoes something is idempotent:
- * undoing what is already undone (or never existed) succeeds. Throttling throws ThrottledError.
+ * AWS IoT, or the local CA standing in for it. Both adapters give every outcome the same meaning (the shared
+ * contract test, test/integration/resolvers/adapters/authority/authority-contract.test.ts, holds them to it):
+ * - undoing what is already undone succeeds: deactivating or revoking a certificate that is already so, or that
+ *   no longer exists; deactivating a REVOKED one; detaching what is not attached or does not exist; deleting a
+ *   certificate that is already deleted;
+ * - a step that needs a certificate or thing that does not exist throws ResourceNotFoundError (attach, activate);
+ * - activating a REVOKED certificate throws CertificateRevokedError;
+ * - deleting an ACTIVE or attached certificate is refused (an error), never forced;
+ * - throttling throws ThrottledError.
  */
 export interface CertificateAuthority {
   /** Sign the CSR. The certificate starts INACTIVE so that a crash before it is recorded leaves nothing usable. */
@@ -75,6 +99,13 @@ export interface CertificateAuthority {
   detachPolicy(certificateArn: string): Promise<void>;
   detachThingPrincipal(thingName: string, certificateArn: string): Promise<void>;
   deleteCertificate(certificateId: string): Promise<void>;
+  /**
+   * Certificates created at or after `since`, newest first, so that the reconciler's cost grows with recent
+   * certificates and not with the account's history.
+   */
+  listRecentCertificates(since: Date): Promise<CertificateSummary[]>;
+  /** The PEM of a certificate, or undefined when it no longer exists. */
+  certificatePem(certificateId: string): Promise<string | undefined>;
   /** What a device needs to connect: the CA to trust for the endpoint and the endpoint itself (cached). */
   connectionInfo(): Promise<{ caCertificatePem: string; iotEndpoint: string | null }>;
 }

@@ -14,7 +14,7 @@ import type { DeviceRecord } from './device.ts';
 import { deviceView, type DeviceView } from './device-view.ts';
 import { ConditionFailedError, CvmError } from './errors.ts';
 import { requireSerialNumber, requireThingName } from './identifiers.ts';
-import { generateToken } from './token.ts';
+import { issueToken } from './token.ts';
 
 export const MAX_BATCH = 100;
 /**
@@ -153,8 +153,7 @@ function prepare(ctx: CoreContext, input: unknown, index: number | undefined): P
     const attributes = parseThingAttributes(fields.attributes);
     const ttl = tokenTtlSeconds(ctx, fields.tokenTtlSeconds);
     const now = ctx.clock.now();
-    const { token, tokenHash } = generateToken(ctx.random);
-    const tokenExpiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
+    const { token, tokenHash, tokenExpiresAt } = issueToken(ctx.random, now, ttl);
     const record: DeviceRecord = {
       serialNumber,
       thingName,

@@ -1,23 +1,23 @@
 /**
- * Admins cut a device off (revoke) or let it in again (reset). Both decide with conditional writes on
- * the device item, then bring AWS IoT in line; both are safe to repeat, and repeating one finishes the
- * AWS IoT side if an earlier attempt stopped half-way.
+ * Admins cut a device off (revoke) or let it in again (reset). Both decide with compare-and-swap writes on
+ * the device item (the transitions of device-lifecycle), then bring the authority in line; both are safe to
+ * repeat, and repeating one finishes the authority side if an earlier attempt stopped half-way.
  */
 import type { Caller } from './ports.ts';
 import { recordEvent } from './audit.ts';
 import { certificateRefOf, revokeCertificateInAuthority } from './certificate-lifecycle.ts';
 import type { CoreContext } from './context.ts';
 import type { DeviceRecord } from './device.ts';
-import { CERTIFICATE_FIELDS, nextRecord } from './device-record.ts';
+import { isRefusal, reset, revoke as revokeTransition } from './device-lifecycle.ts';
 import { deviceView, type DeviceView } from './device-view.ts';
-import { ConditionFailedError, CvmError } from './errors.ts';
+import { CvmError } from './errors.ts';
 import { requireSerialNumber } from './identifiers.ts';
-import { replaceConfirmed } from './store-writes.ts';
+import { AGAIN, inRounds } from './retry-rounds.ts';
+import { swap } from './store-writes.ts';
 import { tokenTtlSeconds, type DeviceRegistration } from './register-devices.ts';
-import { generateToken } from './token.ts';
+import { issueToken } from './token.ts';
 
 const MAX_REASON_LENGTH = 256;
-const MAX_ROUNDS = 8;
 const RESET_REASON = 'Reset by an administrator';
 
 export async function revokeCertificate(
@@ -43,32 +43,20 @@ export async function resetDevice(
   const ttl = tokenTtlSeconds(ctx, args.tokenTtlSeconds);
   await revoke(ctx, serialNumber, RESET_REASON, caller, 'reset');
 
-  for (let round = 0; round < MAX_ROUNDS; round += 1) {
+  return inRounds(async () => {
     const record = await requireDevice(ctx, serialNumber);
     if (record.status !== 'REVOKED') {
       // Someone reset it between our two steps; revoke again so we never hand out a second live token.
       await revoke(ctx, serialNumber, RESET_REASON, caller, 'reset');
-      continue;
+      return AGAIN;
     }
     const now = ctx.clock.now();
-    const { token, tokenHash } = generateToken(ctx.random);
-    const tokenExpiresAt = new Date(now.getTime() + ttl * 1000).toISOString();
-    const pending = nextRecord(
-      record,
-      now,
-      { status: 'PENDING', tokenHash, tokenExpiresAt, failedAttempts: 0, locked: false },
-      ['lease', 'issuedAt', 'revokedAt', 'revocationReason', ...CERTIFICATE_FIELDS],
-    );
-    try {
-      await replaceConfirmed(ctx.store, pending, record.version);
-    } catch (error) {
-      if (error instanceof ConditionFailedError) continue;
-      throw error;
-    }
+    const { token, tokenHash, tokenExpiresAt } = issueToken(ctx.random, now, ttl);
+    const pending = reset(record, now, { tokenHash, tokenExpiresAt });
+    if (isRefusal(pending) || (await swap(ctx.store, pending)) === 'lost') return AGAIN;
     await recordEvent(ctx, serialNumber, 'RESET', caller, { tokenExpiresAt });
     return { registrationToken: token, tokenExpiresAt, device: deviceView(pending) };
-  }
-  throw busy();
+  });
 }
 
 /**
@@ -83,32 +71,18 @@ async function revoke(
   purpose: 'revoke' | 'reset' = 'revoke',
 ): Promise<DeviceRecord> {
   const deadline = ctx.clock.now().getTime() + ctx.settings.requestBudgetMs + ctx.settings.compensationBudgetMs;
-  for (let round = 0; round < MAX_ROUNDS; round += 1) {
+  return inRounds(async () => {
     const record = await requireDevice(ctx, serialNumber);
-    let revoked = record;
     const firstTime = record.status !== 'REVOKED';
+    let revoked = record;
     if (firstTime) {
-      const now = ctx.clock.now();
-      revoked = nextRecord(
-        record,
-        now,
-        {
-          status: 'REVOKED',
-          revokedAt: now.toISOString(),
-          ...(reason === undefined ? {} : { revocationReason: reason }),
-        },
-        ['tokenHash', 'tokenExpiresAt', 'lease', ...(reason === undefined ? (['revocationReason'] as const) : [])],
-      );
-      try {
-        await replaceConfirmed(ctx.store, revoked, record.version);
-      } catch (error) {
-        if (error instanceof ConditionFailedError) continue;
-        throw error;
-      }
+      const transition = revokeTransition(record, ctx.clock.now(), reason);
+      if (isRefusal(transition) || (await swap(ctx.store, transition)) === 'lost') return AGAIN;
+      revoked = transition;
     }
     const ref = certificateRefOf(revoked);
     if (firstTime && (purpose === 'revoke' || ref !== undefined)) {
-      // Recorded as soon as the decision stands, before AWS IoT is told: a failure there is retried by
+      // Recorded as soon as the decision stands, before the authority is told: a failure there is retried by
       // repeating the call, and the trail must not depend on that.
       ctx.telemetry.log('info', 'Device revoked', { serialNumber, certificateId: ref?.certificateId ?? null });
       await recordEvent(ctx, serialNumber, 'REVOKED', caller, {
@@ -117,11 +91,10 @@ async function revoke(
         previousStatus: record.status,
       });
     }
-    // Also on a repeat: finishes the job if an earlier attempt stopped before AWS IoT was told.
+    // Also on a repeat: finishes the job if an earlier attempt stopped before the authority was told.
     if (ref !== undefined) await revokeCertificateInAuthority(ctx, deadline, ref);
     return revoked;
-  }
-  throw busy();
+  });
 }
 
 async function requireDevice(ctx: CoreContext, serialNumber: string): Promise<DeviceRecord> {
@@ -138,8 +111,4 @@ function optionalReason(value: unknown): string | undefined {
     throw new CvmError('InvalidInput', `reason must be a string of at most ${MAX_REASON_LENGTH} characters.`);
   }
   return value;
-}
-
-function busy(): CvmError {
-  return new CvmError('IssuanceInProgress', 'The device keeps changing under this request; retry in a few seconds.');
 }

@@ -14,6 +14,16 @@ export function generateToken(random: RandomSource): { token: string; tokenHash:
   return { token, tokenHash: hashToken(token) };
 }
 
+/** A new token for a device: the token (shown once), its hash and when it expires. */
+export function issueToken(
+  random: RandomSource,
+  now: Date,
+  ttlSeconds: number,
+): { token: string; tokenHash: string; tokenExpiresAt: string } {
+  const { token, tokenHash } = generateToken(random);
+  return { token, tokenHash, tokenExpiresAt: new Date(now.getTime() + ttlSeconds * 1000).toISOString() };
+}
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }

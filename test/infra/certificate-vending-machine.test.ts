@@ -67,9 +67,10 @@ beforeAll(() => {
         reservedConcurrency: 20,
         iotCertificateRate: 40,
         introspection: false,
+        reconcileEvery: Duration.hours(6),
       },
     });
-    stacks['noWebAcl'] = new CvmStack(app, 'NoWebAcl', { cvm: { rateLimit: false } });
+    stacks['noWebAcl'] = new CvmStack(app, 'NoWebAcl', { cvm: { rateLimit: false, reconcileEvery: false } });
     stacks['ownWebAcl'] = new CvmStack(app, 'OwnWebAcl', { cvm: { webAclArn: FLEET_WEB_ACL_ARN } });
   } finally {
     vi.useRealTimers();
@@ -117,6 +118,43 @@ function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: unknown }
 }
 
 describe('CertificateVendingMachine', () => {
+  describe('reconciler schedule', () => {
+    it('invokes the resolver hourly by default with the reconcile mutation, as a role that may invoke only it', () => {
+      const schedule = onlyResource(standard, 'AWS::Scheduler::Schedule');
+      const properties = schedule.Properties as {
+        ScheduleExpression: string;
+        Target: { Arn: unknown; RoleArn: unknown; Input: unknown };
+      };
+      expect(properties.ScheduleExpression).toBe('rate(60 minutes)');
+      const resolver = logicalIdOf(standard.stack, standard.stack.cvm.resolverFunction);
+      expect(properties.Target.Arn).toEqual({ 'Fn::GetAtt': [resolver, 'Arn'] });
+      const input = JSON.stringify(properties.Target.Input);
+      expect(input).toContain('\\"fieldName\\":\\"reconcile\\"');
+      expect(input).toContain('\\"dryRun\\":false');
+      const roleId = (properties.Target.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const policies = resourcesOf(standard, 'AWS::IAM::Policy').filter((policy) =>
+        JSON.stringify((policy.Properties as { Roles: unknown }).Roles).includes(roleId),
+      );
+      expect(policies.map((policy) => (policy.Properties as { PolicyDocument: unknown }).PolicyDocument)).toEqual([
+        expect.objectContaining({
+          Statement: [
+            expect.objectContaining({
+              Action: 'lambda:InvokeFunction',
+              Effect: 'Allow',
+              Resource: { 'Fn::GetAtt': [resolver, 'Arn'] },
+            }),
+          ],
+        }),
+      ]);
+    });
+
+    it('runs as often as reconcileEvery says, or not at all with false', () => {
+      const tunedSchedule = onlyResource(tuned, 'AWS::Scheduler::Schedule');
+      expect((tunedSchedule.Properties as { ScheduleExpression: string }).ScheduleExpression).toBe('rate(360 minutes)');
+      expect(resourcesOf(noWebAcl, 'AWS::Scheduler::Schedule')).toEqual([]);
+    });
+  });
+
   describe('GraphQL API', () => {
     it('authorizes admins with IAM by default and devices with an API key', () => {
       standard.template.hasResourceProperties('AWS::AppSync::GraphQLApi', {
@@ -482,7 +520,7 @@ describe('CertificateVendingMachine', () => {
           {
             Sid: 'IotActionsWithoutResourceLevelPermissions',
             Effect: 'Allow',
-            Action: ['iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint'],
+            Action: ['iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint', 'iot:ListCertificates'],
             Resource: '*',
           },
           {
@@ -552,7 +590,7 @@ describe('CertificateVendingMachine', () => {
       }
     });
 
-    it('uses Resource "*" only for CreateCertificateFromCsr and DescribeEndpoint, which allow nothing narrower', () => {
+    it('uses Resource "*" only for CreateCertificateFromCsr, DescribeEndpoint and ListCertificates, which allow nothing narrower', () => {
       for (const synthesized of all) {
         const starStatements = iamPoliciesOf(synthesized.json)
           .flatMap(({ statements }) => statements)
@@ -560,7 +598,7 @@ describe('CertificateVendingMachine', () => {
 
         expect(starStatements).toEqual([
           expect.objectContaining({
-            Action: ['iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint'],
+            Action: ['iot:CreateCertificateFromCsr', 'iot:DescribeEndpoint', 'iot:ListCertificates'],
             Resource: ['*'],
           }),
         ]);

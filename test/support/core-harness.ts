@@ -10,13 +10,19 @@ import path from 'node:path';
 import { openLocalCertificateAuthority } from '../../resolvers/adapters/authority/local-ca/authority.ts';
 import type { LocalCertificateAuthority } from '../../resolvers/adapters/authority/local-ca/authority.ts';
 import { DEFAULT_SETTINGS, type CoreContext, type CoreSettings } from '../../resolvers/core/context.ts';
+import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../resolvers/core/device.ts';
+import { ThrottledError } from '../../resolvers/core/errors.ts';
 import type {
   CertificateAuthority,
   CertificateStatus,
+  CertificateSummary,
   Clock,
   CreatedCertificate,
+  DeviceStore,
   MetricName,
+  Page,
   RandomSource,
+  SwapOutcome,
   Telemetry,
 } from '../../resolvers/core/ports.ts';
 import { startTestTable, type TestTable } from './dynalite.ts';
@@ -55,13 +61,113 @@ export class RecordingTelemetry implements Telemetry {
 
 type AuthorityMethod = keyof CertificateAuthority;
 
+/** How an injected fault strikes a step. */
+export type FaultKind = 'error' | 'throttled' | 'crash before' | 'crash after';
+export const FAULT_KINDS: readonly FaultKind[] = ['error', 'throttled', 'crash before', 'crash after'];
+
+/**
+ * The process died: thrown by every later call too, so the request that was running makes no further change,
+ * as if its process were gone (the test then discards that request's answer).
+ */
+export class ProcessCrash extends Error {
+  override readonly name = 'ProcessCrash';
+}
+
+/**
+ * Faults for named steps, shared by a store and an authority. A step is `<port>.<method>#<n>`: the n-th call of
+ * that method since the last reset (`store.replace#2` is the second compare-and-swap).
+ */
+export class FaultInjector {
+  readonly trace: string[] = [];
+  private readonly plan = new Map<string, FaultKind>();
+  private readonly counts = new Map<string, number>();
+  private crashed = false;
+
+  inject(step: string, kind: FaultKind): void {
+    this.plan.set(step, kind);
+  }
+
+  /** A new process: forget the plan, the counts and the crash. */
+  reset(): void {
+    this.plan.clear();
+    this.counts.clear();
+    this.trace.length = 0;
+    this.crashed = false;
+  }
+
+  async around<T>(method: string, call: () => Promise<T>): Promise<T> {
+    if (this.crashed) throw new ProcessCrash(`the process is gone (${method})`);
+    const n = (this.counts.get(method) ?? 0) + 1;
+    this.counts.set(method, n);
+    const step = `${method}#${n}`;
+    this.trace.push(step);
+    const fault = this.plan.get(step);
+    if (fault === 'error') throw new Error(`injected failure at ${step}`);
+    if (fault === 'throttled') throw new ThrottledError(`injected throttling at ${step}`);
+    if (fault === 'crash before') {
+      this.crashed = true;
+      throw new ProcessCrash(`the process died before ${step}`);
+    }
+    const result = await call();
+    if (fault === 'crash after') {
+      this.crashed = true;
+      throw new ProcessCrash(`the process died after ${step}`);
+    }
+    return result;
+  }
+}
+
+/** A DeviceStore whose every call goes through a FaultInjector. */
+export class FaultyStore implements DeviceStore {
+  constructor(
+    readonly inner: DeviceStore,
+    readonly faults: FaultInjector,
+  ) {}
+  get(serialNumber: string): Promise<DeviceRecord | undefined> {
+    return this.faults.around('store.get', () => this.inner.get(serialNumber));
+  }
+  getMany(serialNumbers: readonly string[]): Promise<DeviceRecord[]> {
+    return this.faults.around('store.getMany', () => this.inner.getMany(serialNumbers));
+  }
+  create(record: DeviceRecord): Promise<void> {
+    return this.faults.around('store.create', () => this.inner.create(record));
+  }
+  replace(record: DeviceRecord, expectedVersion: number): Promise<SwapOutcome> {
+    return this.faults.around('store.replace', () => this.inner.replace(record, expectedVersion));
+  }
+  delete(serialNumber: string, expectedVersion: number): Promise<void> {
+    return this.faults.around('store.delete', () => this.inner.delete(serialNumber, expectedVersion));
+  }
+  reserveThingName(thingName: string, serialNumber: string): Promise<void> {
+    return this.faults.around('store.reserveThingName', () => this.inner.reserveThingName(thingName, serialNumber));
+  }
+  releaseThingName(thingName: string, serialNumber: string): Promise<void> {
+    return this.faults.around('store.releaseThingName', () => this.inner.releaseThingName(thingName, serialNumber));
+  }
+  listByStatus(status: DeviceStatus, limit: number, cursor?: string): Promise<Page<DeviceRecord>> {
+    return this.faults.around('store.listByStatus', () => this.inner.listByStatus(status, limit, cursor));
+  }
+  appendEvent(event: DeviceEvent, onceKey?: string): Promise<void> {
+    return this.faults.around('store.appendEvent', () => this.inner.appendEvent(event, onceKey));
+  }
+  appendEvents(events: readonly DeviceEvent[]): Promise<void> {
+    return this.faults.around('store.appendEvents', () => this.inner.appendEvents(events));
+  }
+  listEvents(serialNumber: string, limit: number, cursor?: string): Promise<Page<DeviceEvent>> {
+    return this.faults.around('store.listEvents', () => this.inner.listEvents(serialNumber, limit, cursor));
+  }
+}
+
 /** Wraps an authority; a test schedules failures or pauses on named methods. */
 export class FaultyAuthority implements CertificateAuthority {
   readonly calls: AuthorityMethod[] = [];
   private readonly failures = new Map<AuthorityMethod, unknown[]>();
   private readonly gates = new Map<AuthorityMethod, { reached: () => void; released: Promise<void> }>();
 
-  constructor(readonly inner: CertificateAuthority) {}
+  constructor(
+    readonly inner: CertificateAuthority,
+    readonly faults: FaultInjector = new FaultInjector(),
+  ) {}
 
   /** The next `times` calls of `method` throw `error` (before reaching the inner authority). */
   failNext(method: AuthorityMethod, error: unknown, times = 1): void {
@@ -99,41 +205,53 @@ export class FaultyAuthority implements CertificateAuthority {
     if (queue && queue.length > 0) throw queue.shift();
   }
 
-  async createCertificate(csrPem: string): Promise<CreatedCertificate> {
-    await this.before('createCertificate');
-    return this.inner.createCertificate(csrPem);
+  /** Scheduled failures and pauses first, then the fault injector around the real call. */
+  private async call<T>(method: AuthorityMethod, step: string, real: () => Promise<T>): Promise<T> {
+    await this.before(method);
+    return this.faults.around(`authority.${step}`, real);
   }
-  async ensureThing(thingName: string, attributes: Readonly<Record<string, string>>): Promise<void> {
-    await this.before('ensureThing');
-    return this.inner.ensureThing(thingName, attributes);
+
+  createCertificate(csrPem: string): Promise<CreatedCertificate> {
+    return this.call('createCertificate', 'createCertificate', () => this.inner.createCertificate(csrPem));
   }
-  async attachPolicy(certificateArn: string): Promise<void> {
-    await this.before('attachPolicy');
-    return this.inner.attachPolicy(certificateArn);
+  ensureThing(thingName: string, attributes: Readonly<Record<string, string>>): Promise<void> {
+    return this.call('ensureThing', 'ensureThing', () => this.inner.ensureThing(thingName, attributes));
   }
-  async attachThingPrincipal(thingName: string, certificateArn: string): Promise<void> {
-    await this.before('attachThingPrincipal');
-    return this.inner.attachThingPrincipal(thingName, certificateArn);
+  attachPolicy(certificateArn: string): Promise<void> {
+    return this.call('attachPolicy', 'attachPolicy', () => this.inner.attachPolicy(certificateArn));
   }
-  async setCertificateStatus(certificateId: string, status: CertificateStatus): Promise<void> {
-    await this.before('setCertificateStatus');
-    return this.inner.setCertificateStatus(certificateId, status);
+  attachThingPrincipal(thingName: string, certificateArn: string): Promise<void> {
+    return this.call('attachThingPrincipal', 'attachThingPrincipal', () =>
+      this.inner.attachThingPrincipal(thingName, certificateArn),
+    );
   }
-  async detachPolicy(certificateArn: string): Promise<void> {
-    await this.before('detachPolicy');
-    return this.inner.detachPolicy(certificateArn);
+  setCertificateStatus(certificateId: string, status: CertificateStatus): Promise<void> {
+    // Named by the status, so that a fault can strike activation and not the deactivation that undoes it.
+    return this.call('setCertificateStatus', `setCertificateStatus(${status})`, () =>
+      this.inner.setCertificateStatus(certificateId, status),
+    );
   }
-  async detachThingPrincipal(thingName: string, certificateArn: string): Promise<void> {
-    await this.before('detachThingPrincipal');
-    return this.inner.detachThingPrincipal(thingName, certificateArn);
+  detachPolicy(certificateArn: string): Promise<void> {
+    return this.call('detachPolicy', 'detachPolicy', () => this.inner.detachPolicy(certificateArn));
   }
-  async deleteCertificate(certificateId: string): Promise<void> {
-    await this.before('deleteCertificate');
-    return this.inner.deleteCertificate(certificateId);
+  detachThingPrincipal(thingName: string, certificateArn: string): Promise<void> {
+    return this.call('detachThingPrincipal', 'detachThingPrincipal', () =>
+      this.inner.detachThingPrincipal(thingName, certificateArn),
+    );
   }
-  async connectionInfo(): Promise<{ caCertificatePem: string; iotEndpoint: string | null }> {
-    await this.before('connectionInfo');
-    return this.inner.connectionInfo();
+  deleteCertificate(certificateId: string): Promise<void> {
+    return this.call('deleteCertificate', 'deleteCertificate', () => this.inner.deleteCertificate(certificateId));
+  }
+  listRecentCertificates(since: Date): Promise<CertificateSummary[]> {
+    return this.call('listRecentCertificates', 'listRecentCertificates', () =>
+      this.inner.listRecentCertificates(since),
+    );
+  }
+  certificatePem(certificateId: string): Promise<string | undefined> {
+    return this.call('certificatePem', 'certificatePem', () => this.inner.certificatePem(certificateId));
+  }
+  connectionInfo(): Promise<{ caCertificatePem: string; iotEndpoint: string | null }> {
+    return this.call('connectionInfo', 'connectionInfo', () => this.inner.connectionInfo());
   }
 }
 
@@ -142,6 +260,8 @@ export interface CoreHarness {
   readonly table: TestTable;
   readonly localCa: LocalCertificateAuthority;
   readonly authority: FaultyAuthority;
+  /** Faults for both the store and the authority of `ctx`. */
+  readonly faults: FaultInjector;
   readonly clock: ManualClock;
   readonly telemetry: RecordingTelemetry;
   readonly deviceCaPem: string;
@@ -151,12 +271,14 @@ export interface CoreHarness {
 export async function startCoreHarness(settings: Partial<CoreSettings> = {}): Promise<CoreHarness> {
   const table = await startTestTable();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'cvm-core-'));
-  const opened = await openLocalCertificateAuthority(dataDir);
-  const authority = new FaultyAuthority(opened.authority);
   const clock = new ManualClock();
+  // The CA keeps time by the same clock, so certificate ages and lease expiries agree.
+  const opened = await openLocalCertificateAuthority(dataDir, { clock });
+  const faults = new FaultInjector();
+  const authority = new FaultyAuthority(opened.authority, faults);
   const telemetry = new RecordingTelemetry();
   const ctx: CoreContext = {
-    store: table.store,
+    store: new FaultyStore(table.store, faults),
     secrets: table.secrets,
     authority,
     clock,
@@ -169,6 +291,7 @@ export async function startCoreHarness(settings: Partial<CoreSettings> = {}): Pr
     table,
     localCa: opened.authority,
     authority,
+    faults,
     clock,
     telemetry,
     deviceCaPem: opened.deviceCa.certPem,

@@ -18,7 +18,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../core/device.ts';
 import { ConditionFailedError, CvmError, ThrottledError } from '../../core/errors.ts';
-import type { DeviceStore, Page } from '../../core/ports.ts';
+import { parseDeviceRecord } from '../../core/device-record.ts';
+import type { DeviceStore, Page, SwapOutcome } from '../../core/ports.ts';
 import { sendTranslated } from './dynamodb-errors.ts';
 import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../../../contract/table-layout.ts';
 
@@ -100,23 +101,29 @@ export class DynamoDbDeviceStore implements DeviceStore {
     );
   }
 
-  async replace(record: DeviceRecord, expectedVersion: number): Promise<void> {
+  async replace(record: DeviceRecord, expectedVersion: number): Promise<SwapOutcome> {
     if (record.version !== expectedVersion + 1) {
       throw new Error(
         `A replaced device must carry version ${expectedVersion + 1} (expected ${expectedVersion} + 1), not ${record.version}.`,
       );
     }
-    await this.call(() =>
-      this.documents.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: toDeviceItem(record),
-          ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
-          ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
-        }),
-      ),
-    );
+    try {
+      await this.call(() =>
+        this.documents.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: toDeviceItem(record),
+            ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
+            ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
+            ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
+          }),
+        ),
+      );
+      return 'won';
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return 'lost';
+      throw error;
+    }
   }
 
   async delete(serialNumber: string, expectedVersion: number): Promise<void> {
@@ -179,7 +186,24 @@ export class DynamoDbDeviceStore implements DeviceStore {
     return toPage(items.map(toDeviceRecord), lastKey);
   }
 
-  async appendEvent(event: DeviceEvent): Promise<void> {
+  async appendEvent(event: DeviceEvent, onceKey?: string): Promise<void> {
+    if (onceKey !== undefined) {
+      try {
+        await this.call(() =>
+          this.documents.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: toEventItem(event, onceKey),
+              ConditionExpression: 'attribute_not_exists(#pk)',
+              ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+            }),
+          ),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+      }
+      return;
+    }
     // A random suffix keeps two events of the same millisecond apart; on the rare clash, draw again.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -286,7 +310,7 @@ function toDeviceItem(record: DeviceRecord): Item {
 
 function toDeviceRecord(item: Item): DeviceRecord {
   const { [PARTITION_KEY]: _partitionKey, [SORT_KEY]: _sortKey, ...record } = item;
-  return record as unknown as DeviceRecord;
+  return parseDeviceRecord(record);
 }
 
 /**
@@ -295,9 +319,9 @@ function toDeviceRecord(item: Item): DeviceRecord {
  */
 let eventSequence = 0;
 
-function toEventItem(event: DeviceEvent): Item {
+function toEventItem(event: DeviceEvent, onceKey?: string): Item {
   eventSequence = (eventSequence + 1) % 1_000_000;
-  const suffix = `${String(eventSequence).padStart(6, '0')}${randomBytes(4).toString('hex')}`;
+  const suffix = onceKey ?? `${String(eventSequence).padStart(6, '0')}${randomBytes(4).toString('hex')}`;
   // The type is stored as `eventType`, and there is no `status`: events must stay out of the status index.
   return {
     [PARTITION_KEY]: devicePartitionKey(event.serialNumber),

@@ -307,6 +307,19 @@ describe('npm start: the local stack', () => {
     expect(detail.events.find((event) => event.type === 'RESET')?.actor).toMatch(/^arn:aws:iam::000000000000:user\//);
   });
 
+  it('reconciles through `cvm admin reconcile`, as an admin only; with nothing left behind it finds nothing', async () => {
+    const dryRun = await cvm(['admin', 'reconcile', '--dry-run', '--json', '--data-dir', dataDir]);
+    expect(dryRun.code).toBe(0);
+    const report = JSON.parse(dryRun.stdout) as { scanned: number; orphans: unknown[]; repaired: number };
+    expect(report).toMatchObject({ orphans: [], repaired: 0 });
+    expect(report.scanned).toBeGreaterThanOrEqual(0);
+
+    const asDevice = await post(JSON.stringify({ query: 'mutation { reconcile { scanned } }' }), {
+      'x-api-key': config.apiKey,
+    });
+    expect(asDevice.body.errors?.[0]?.errorType).toBe('Unauthorized');
+  });
+
   it('imports a CSV in batches, resumes without re-registering, and lists by status', async () => {
     const csv = path.join(workDir, 'batch.csv');
     const serials = Array.from({ length: 230 }, (_, i) => `FAB-${String(i).padStart(4, '0')}`);

@@ -69,6 +69,12 @@ class GatedAuthority implements CertificateAuthority {
   connectionInfo(): ReturnType<CertificateAuthority['connectionInfo']> {
     return this.inner.connectionInfo();
   }
+  listRecentCertificates(since: Date): ReturnType<CertificateAuthority['listRecentCertificates']> {
+    return this.inner.listRecentCertificates(since);
+  }
+  certificatePem(certificateId: string): Promise<string | undefined> {
+    return this.inner.certificatePem(certificateId);
+  }
 }
 
 const CAP = 4;

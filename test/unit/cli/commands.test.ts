@@ -86,6 +86,18 @@ function fakeCvmApi(ca: TestCa) {
     if (query.includes('device(')) {
       return { json: { data: { device: devices.get(String(variables.serialNumber)) ?? null } } };
     }
+    if (query.includes('reconcile(')) {
+      const dryRun = (variables.input as { dryRun: boolean }).dryRun;
+      const orphans = [
+        {
+          certificateId: 'c0ffee',
+          serialNumber: 'SN-9',
+          status: 'INACTIVE',
+          action: dryRun ? 'would delete' : 'deleted',
+        },
+      ];
+      return { json: { data: { reconcile: { scanned: 12, orphans, repaired: 1 } } } };
+    }
     return refuse('GraphQLError', 'Unexpected operation in this test.');
   };
   return { devices, register, respond };
@@ -253,6 +265,25 @@ describe('cvm admin', () => {
       device: { serialNumber: 'SN-1', status: 'PENDING' },
       events: [{ type: 'REGISTERED', details: { thingName: 'x' } }],
     });
+  });
+
+  it('reconcile prints the report as JSON, or a summary and a table; --dry-run asks only to look', async () => {
+    const json = await cvm(['admin', 'reconcile', '--json', ...local()]);
+    const dryRun = await cvm(['admin', 'reconcile', '--dry-run', ...local()]);
+
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      scanned: 12,
+      orphans: [{ certificateId: 'c0ffee', serialNumber: 'SN-9', status: 'INACTIVE', action: 'deleted' }],
+      repaired: 1,
+    });
+    expect(graphqlBody(server.requests[1]!).variables).toEqual({ input: { dryRun: true } });
+    expect(dryRun.stdout.split('\n')).toEqual([
+      'Scanned 12 recent certificates; 1 orphaned; 1 abandoned claims finished.',
+      'CERTIFICATE  SERIAL  STATUS    ACTION',
+      'c0ffee       SN-9    INACTIVE  would delete',
+      '',
+    ]);
   });
 
   it('show exits 1 with DeviceNotFound for an unknown serial', async () => {

@@ -73,6 +73,7 @@ describe('fieldsNeedingResolvers', () => {
       { typeName: 'Mutation', fieldName: 'registerDevices' },
       { typeName: 'Mutation', fieldName: 'revokeCertificate' },
       { typeName: 'Mutation', fieldName: 'resetDevice' },
+      { typeName: 'Mutation', fieldName: 'reconcile' },
     ]);
   });
 

@@ -98,6 +98,7 @@ describe('createFieldResolver', () => {
         'Mutation.registerDevices': { input: [{ serialNumber: fresh }] },
         'Mutation.revokeCertificate': { serialNumber: existing, reason: 'test' },
         'Mutation.resetDevice': { serialNumber: existing },
+        'Mutation.reconcile': { input: { dryRun: false } },
         'Query.device': { serialNumber: existing },
         'Query.devices': { status: 'PENDING' },
         'Query.deviceEvents': { serialNumber: existing },

@@ -15,11 +15,22 @@ import {
   DetachPolicyCommand,
   DetachThingPrincipalCommand,
   IoTClient,
+  ListCertificatesCommand,
   UpdateCertificateCommand,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { CsrRejectedError, ResourceNotFoundError, ThrottledError } from '../../../core/errors.ts';
-import type { CertificateAuthority, CertificateStatus, CreatedCertificate } from '../../../core/ports.ts';
+import {
+  CertificateRevokedError,
+  CsrRejectedError,
+  ResourceNotFoundError,
+  ThrottledError,
+} from '../../../core/errors.ts';
+import type {
+  CertificateAuthority,
+  CertificateStatus,
+  CertificateSummary,
+  CreatedCertificate,
+} from '../../../core/ports.ts';
 import { amazonRootCa1Pem } from './amazon-root-ca.ts';
 
 /**
@@ -149,13 +160,10 @@ export class AwsIotAuthority implements CertificateAuthority {
         }
         return; // nothing left to disable
       }
-      // A REVOKED certificate is already at least as disabled as INACTIVE or REVOKED asks for.
-      if (
-        status !== 'ACTIVE' &&
-        hasErrorName(error, STATUS_CHANGE_REFUSALS) &&
-        (await this.#isRevokedOrGone(certificateId))
-      ) {
-        return;
+      if (hasErrorName(error, STATUS_CHANGE_REFUSALS) && (await this.#isRevokedOrGone(certificateId))) {
+        // A REVOKED certificate is already at least as disabled as INACTIVE or REVOKED asks for; it cannot come back.
+        if (status !== 'ACTIVE') return;
+        throw new CertificateRevokedError(`AWS IoT certificate ${certificateId} is REVOKED`, { cause: error });
       }
       throw error;
     }
@@ -195,6 +203,41 @@ export class AwsIotAuthority implements CertificateAuthority {
           cause: error,
         });
       }
+      throw error;
+    }
+  }
+
+  async listRecentCertificates(since: Date): Promise<CertificateSummary[]> {
+    const recent: CertificateSummary[] = [];
+    let marker: string | undefined;
+    do {
+      // Newest first, so paging stops at the first certificate older than the look-back window.
+      const page = await this.#call(
+        'ListCertificates',
+        this.#client.send(
+          new ListCertificatesCommand({ ascendingOrder: false, pageSize: 250, ...(marker ? { marker } : {}) }),
+        ),
+      );
+      for (const certificate of page.certificates ?? []) {
+        const { certificateId, certificateArn, status, creationDate } = certificate;
+        if (creationDate === undefined || creationDate.getTime() < since.getTime()) return recent;
+        if (certificateId === undefined || certificateArn === undefined || !isKnownStatus(status)) continue;
+        recent.push({ certificateId, certificateArn, status, createdAt: creationDate.toISOString() });
+      }
+      marker = page.nextMarker ?? undefined;
+    } while (marker !== undefined);
+    return recent;
+  }
+
+  async certificatePem(certificateId: string): Promise<string | undefined> {
+    try {
+      const { certificateDescription } = await this.#call(
+        'DescribeCertificate',
+        this.#client.send(new DescribeCertificateCommand({ certificateId })),
+      );
+      return certificateDescription?.certificatePem;
+    } catch (error) {
+      if (hasErrorName(error, 'ResourceNotFoundException')) return undefined;
       throw error;
     }
   }
@@ -272,6 +315,11 @@ export class AwsIotAuthority implements CertificateAuthority {
       if (!hasErrorName(error, 'ResourceNotFoundException')) throw error;
     }
   }
+}
+
+/** The statuses cvm gives certificates; AWS IoT has others (PENDING_TRANSFER, …) that cvm never creates. */
+function isKnownStatus(status: string | undefined): status is CertificateStatus {
+  return status === 'ACTIVE' || status === 'INACTIVE' || status === 'REVOKED';
 }
 
 /** SDK v3 service errors carry their AWS error code as `name`. */

@@ -8,12 +8,18 @@
  * trusts for the endpoint (AWS: Amazon Root CA 1) is the local stack's TLS CA, given as `endpoint`.
  */
 import { join } from 'node:path';
-import { ResourceNotFoundError } from '../../../core/errors.ts';
-import type { CertificateAuthority, CertificateStatus, Clock, CreatedCertificate } from '../../../core/ports.ts';
+import { CertificateRevokedError, ResourceNotFoundError } from '../../../core/errors.ts';
+import type {
+  CertificateAuthority,
+  CertificateStatus,
+  CertificateSummary,
+  Clock,
+  CreatedCertificate,
+} from '../../../core/ports.ts';
 import { loadOrCreateCa } from './ca-store.ts';
 import { DEVICE_CERTIFICATE_NOT_AFTER } from './issue-leaf.ts';
 import { certificateArn, certificateIdFromArn, type ArnScope } from './certificate-arn.ts';
-import { CertificateStateError, DeleteConflictError } from './errors.ts';
+import { DeleteConflictError } from './errors.ts';
 import { issueDeviceCertificate } from './issue-leaf.ts';
 import type { LocalCa } from './local-ca.ts';
 import { CertificateRegistry, type CertificateRecord, type ThingRecord } from './registry.ts';
@@ -177,6 +183,8 @@ export class LocalCertificateAuthority implements CertificateAuthority {
 
   async setCertificateStatus(certificateId: string, status: CertificateStatus): Promise<void> {
     await this.registry.updateCertificate(certificateId, (current) => {
+      // Nothing left to disable: a certificate already deleted is as unusable as it gets (as on AWS IoT).
+      if (current === undefined && status !== 'ACTIVE') return undefined;
       const certificate = requireCertificate(current, certificateId);
       if (certificate.status === status) {
         return certificate;
@@ -186,7 +194,7 @@ export class LocalCertificateAuthority implements CertificateAuthority {
         if (status === 'INACTIVE') {
           return certificate;
         }
-        throw new CertificateStateError(
+        throw new CertificateRevokedError(
           `Certificate ${certificateId} is REVOKED; a revoked certificate stays revoked.`,
         );
       }
@@ -234,6 +242,18 @@ export class LocalCertificateAuthority implements CertificateAuthority {
       }
       return undefined;
     });
+  }
+
+  async listRecentCertificates(since: Date): Promise<CertificateSummary[]> {
+    const all = await this.registry.listCertificates();
+    return all
+      .filter((certificate) => Date.parse(certificate.createdAt) >= since.getTime())
+      .reverse()
+      .map(({ id, arn, status, createdAt }) => ({ certificateId: id, certificateArn: arn, status, createdAt }));
+  }
+
+  async certificatePem(certificateId: string): Promise<string | undefined> {
+    return (await this.registry.getCertificate(certificateId))?.pem;
   }
 
   connectionInfo(): Promise<EndpointInfo> {

@@ -19,10 +19,8 @@ export class CaStoreError extends Error {
 /** The core's error, so that the core turns a refusal here into `InvalidCsr` as it does for AWS IoT's. */
 export { CsrRejectedError } from '../../../core/errors.ts';
 
-/** A status change the certificate's state does not allow (AWS IoT: CertificateStateException). */
-export class CertificateStateError extends Error {
-  override readonly name = 'CertificateStateError';
-}
+/** The core's error for activating a revoked certificate (AWS IoT: CertificateStateException). */
+export { CertificateRevokedError } from '../../../core/errors.ts';
 
 /** A certificate that is still in use cannot be deleted (AWS IoT: DeleteConflictException). */
 export class DeleteConflictError extends Error {

@@ -348,13 +348,17 @@ describe('resetDevice', () => {
     const serial = nextSerial();
     const { registrationToken: oldToken } = await registerDevice(h.ctx, { serialNumber: serial }, ADMIN);
     const first = await enroll(serial, oldToken);
+    // Each step a millisecond apart, so the trail's order is the order of the steps.
+    h.clock.advance(1);
 
     const reset = await resetDevice(h.ctx, { serialNumber: serial, tokenTtlSeconds: 600 }, ADMIN);
+    h.clock.advance(1);
     expect(reset.device).toMatchObject({ status: 'PENDING', certificateId: null, locked: false });
     expect(reset.registrationToken).not.toBe(oldToken);
     expect((await h.localCa.registry.getCertificate(first.certificateId))?.status).toBe('REVOKED');
 
     expect(await errorTypeOf(enroll(serial, oldToken))).toBe('InvalidRegistrationToken');
+    h.clock.advance(1);
     const second = await enroll(serial, reset.registrationToken);
     expect(second.certificateId).not.toBe(first.certificateId);
     expect((await h.localCa.registry.getCertificate(second.certificateId))?.status).toBe('ACTIVE');

@@ -4,6 +4,7 @@ import * as x509 from '@peculiar/x509';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registerDevice } from '../../../../resolvers/core/register-devices.ts';
 import { requestCertificate, type CertificateGrant } from '../../../../resolvers/core/request-certificate.ts';
+import type { SwapOutcome } from '../../../../resolvers/core/ports.ts';
 import { CsrRejectedError, CvmError, ThrottledError } from '../../../../resolvers/core/errors.ts';
 import { revokeCertificate, resetDevice } from '../../../../resolvers/core/revoke-and-reset.ts';
 import { ADMIN, startCoreHarness, type CoreHarness } from '../../../support/core-harness.ts';
@@ -54,7 +55,7 @@ function wrongToken(seed: number): string {
  * 2: record the certificate, 3: finalize) and the real write to call, or not.
  */
 async function withWrites<T>(
-  intercept: (write: number, perform: () => Promise<void>) => Promise<void>,
+  intercept: (write: number, perform: () => Promise<SwapOutcome>) => Promise<SwapOutcome>,
   action: () => Promise<T>,
 ): Promise<T> {
   const store = h.table.store;
@@ -215,9 +216,9 @@ describe('requestCertificate', () => {
         'InvalidRegistrationToken',
         'InvalidRegistrationToken',
         'InvalidRegistrationToken',
-        'TooManyAttempts',
+        'InvalidRegistrationToken',
       ]);
-      // Even the right token is refused now.
+      // The lock shows only to the right token: a guesser cannot tell a locked device from an unknown serial.
       expect(await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr }))).toBe(
         'TooManyAttempts',
       );
@@ -355,8 +356,9 @@ describe('requestCertificate', () => {
       const csr = await makeCsr({ commonName: serial });
       const grant = await withWrites(
         async (write, perform) => {
-          await perform();
+          const outcome = await perform();
           if (write === 3) throw new Error('connection reset after the write');
+          return outcome;
         },
         () => requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }),
       );
@@ -456,6 +458,11 @@ describe('requestCertificate', () => {
       gate.release();
       expect(await enrolling).toBe('InvalidRegistrationToken');
       expect((await certificatesOf(serial)).filter((c) => c.status === 'ACTIVE')).toEqual([]);
+      // The REVOKED event names the certificate the reset caught, and that certificate is still there, revoked.
+      const events = await h.table.store.listEvents(serial, 20);
+      const named = events.items.find((event) => event.type === 'REVOKED')?.details?.['certificateId'];
+      expect(named).toEqual(expect.any(String));
+      expect(await certificatesOf(serial)).toContainEqual({ id: named, status: 'REVOKED' });
       expect(
         await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
       ).toBe('InvalidRegistrationToken');
@@ -519,8 +526,19 @@ describe('requestCertificate', () => {
         csr: csr.csrPem,
       });
       expect(again.certificateId).toBe(grant.certificateId);
+      // Counted on the device; the audit trail gets one TOKEN_FAILED an hour, with the count.
       const events = await h.table.store.listEvents(serial, 20);
-      expect(events.items.filter((event) => event.type === 'TOKEN_FAILED')).toHaveLength(6);
+      expect(events.items.filter((event) => event.type === 'TOKEN_FAILED')).toHaveLength(1);
+      expect((await h.table.store.get(serial))?.unreportedWrongTokens).toBe(5);
+      h.clock.advance(3_600_000);
+      expect(
+        await outcome(
+          requestCertificate(h.ctx, { serialNumber: serial, registrationToken: wrongToken(9), csr: csr.csrPem }),
+        ),
+      ).toBe('InvalidRegistrationToken');
+      const later = await h.table.store.listEvents(serial, 20);
+      const failed = later.items.filter((event) => event.type === 'TOKEN_FAILED');
+      expect(failed.map((event) => event.details?.['count'])).toEqual([6, 1]);
     });
   });
 
@@ -587,11 +605,12 @@ describe('requestCertificate', () => {
       try {
         grant = await withWrites(
           async (write, perform) => {
-            await perform();
+            const outcome = await perform();
             if (write === 3) {
               failReads = 1;
               throw new Error('connection reset after the write');
             }
+            return outcome;
           },
           () => requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }),
         );

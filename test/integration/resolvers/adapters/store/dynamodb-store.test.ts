@@ -125,7 +125,7 @@ describe('DynamoDbDeviceStore on dynalite', () => {
       const { lease: _lease, ...withoutLease } = issuedDevice('replace-ok');
       const next: DeviceRecord = { ...withoutLease, status: 'ACTIVE', version: 8 };
 
-      await store.replace(next, 7);
+      await expect(store.replace(next, 7)).resolves.toBe('won');
 
       // PutItem replaces the whole item: a field the new record drops is gone.
       expect(await store.get('replace-ok')).toStrictEqual(next);
@@ -135,16 +135,12 @@ describe('DynamoDbDeviceStore on dynalite', () => {
       const stored = device('replace-stale', { version: 3 });
       await store.create(stored);
 
-      await expect(store.replace(device('replace-stale', { status: 'ACTIVE', version: 3 }), 2)).rejects.toBeInstanceOf(
-        ConditionFailedError,
-      );
+      await expect(store.replace(device('replace-stale', { status: 'ACTIVE', version: 3 }), 2)).resolves.toBe('lost');
       expect(await store.get('replace-stale')).toStrictEqual(stored);
     });
 
     it('refuses to replace a device that does not exist', async () => {
-      await expect(store.replace(device('replace-missing', { version: 2 }), 1)).rejects.toBeInstanceOf(
-        ConditionFailedError,
-      );
+      await expect(store.replace(device('replace-missing', { version: 2 }), 1)).resolves.toBe('lost');
       expect(await store.get('replace-missing')).toBeUndefined();
     });
 

@@ -11,7 +11,7 @@ import {
   type LocalCertificateAuthority,
 } from '../../../../../../resolvers/adapters/authority/local-ca/authority.ts';
 import {
-  CertificateStateError,
+  CertificateRevokedError,
   CsrRejectedError,
   DeleteConflictError,
 } from '../../../../../../resolvers/adapters/authority/local-ca/errors.ts';
@@ -136,7 +136,7 @@ describe('LocalCertificateAuthority', () => {
       const { certificateId } = await newCertificate();
       await authority.setCertificateStatus(certificateId, 'REVOKED');
       const reactivating = authority.setCertificateStatus(certificateId, 'ACTIVE');
-      await expect(reactivating).rejects.toBeInstanceOf(CertificateStateError);
+      await expect(reactivating).rejects.toBeInstanceOf(CertificateRevokedError);
       await expect(reactivating).rejects.toThrow(/revoked certificate stays revoked/);
       await expect(authority.getCertificate(certificateId)).resolves.toMatchObject({ status: 'REVOKED' });
     });

@@ -27,7 +27,12 @@ import {
 import { X509Certificate, X509CertificateGenerator } from '@peculiar/x509';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CsrRejectedError, ResourceNotFoundError, ThrottledError } from '../../../../../../resolvers/core/errors.ts';
+import {
+  CertificateRevokedError,
+  CsrRejectedError,
+  ResourceNotFoundError,
+  ThrottledError,
+} from '../../../../../../resolvers/core/errors.ts';
 import type { CertificateAuthority, CertificateStatus } from '../../../../../../resolvers/core/ports.ts';
 import {
   amazonRootCa1Pem,
@@ -256,12 +261,14 @@ describe('AwsIotAuthority', () => {
       await expect(authority().setCertificateStatus(CERTIFICATE_ID, 'REVOKED')).resolves.toBeUndefined();
     });
 
-    it('propagates a refusal to activate a revoked certificate without describing it', async () => {
+    it('reports a refusal to activate a revoked certificate as CertificateRevokedError, as the local CA does', async () => {
       const refused = new CertificateStateException({ message: 'revoked', $metadata: {} });
       iot.on(UpdateCertificateCommand).rejects(refused);
+      iot.on(DescribeCertificateCommand).resolves({ certificateDescription: { status: 'REVOKED' } });
 
-      await expect(authority().setCertificateStatus(CERTIFICATE_ID, 'ACTIVE')).rejects.toBe(refused);
-      expect(iot.commandCalls(DescribeCertificateCommand)).toHaveLength(0);
+      await expect(authority().setCertificateStatus(CERTIFICATE_ID, 'ACTIVE')).rejects.toBeInstanceOf(
+        CertificateRevokedError,
+      );
     });
   });
 

@@ -1,0 +1,209 @@
+/**
+ * The device lifecycle: the one place that says which states a device can be in and how it moves between them.
+ *
+ * ```
+ *            claim                record certificate        activate
+ *  PENDING ────────▶ ISSUING ──────────────────────▶ ISSUING ────────▶ ACTIVE
+ *     ▲  ▲              │  ▲ take over (lease expired)                  │
+ *     │  └── release ───┘  └──────────┘                                  │
+ *     │                 abandon (keep the certificate for the next taker)│
+ *     └───────────── reset ◀──── REVOKED ◀────────── revoke ─────────────┘ (from any state)
+ * ```
+ *
+ * Each transition is a pure function: it checks its precondition and returns the next record (version + 1,
+ * `updatedAt` = now), or a Refusal saying why it does not apply. No other code builds a next record; the
+ * store only persists what these return, with a compare-and-swap on the version.
+ */
+import type { DeviceRecord, DeviceStatus, IssuanceLease } from './device.ts';
+
+/** Why a transition does not apply to a record. */
+export class Refusal {
+  constructor(readonly reason: string) {}
+}
+
+export type Transition = DeviceRecord | Refusal;
+
+export function isRefusal<T>(value: T | Refusal): value is Refusal {
+  return value instanceof Refusal;
+}
+
+/** How often at most a wrong token for a device that cannot enroll is written to the audit trail. */
+export const WRONG_TOKEN_REPORT_INTERVAL_MS = 3_600_000;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type OptionalKey = { [K in keyof DeviceRecord]-?: undefined extends DeviceRecord[K] ? K : never }[keyof DeviceRecord];
+
+const CERTIFICATE_FIELDS = ['certificateId', 'certificateArn', 'certificatePem', 'publicKeyFingerprint'] as const;
+
+function next(current: DeviceRecord, now: Date, set: Partial<DeviceRecord>, unset: readonly OptionalKey[] = []) {
+  const record: Mutable<DeviceRecord> = { ...current, ...set };
+  for (const key of unset) delete record[key];
+  record.updatedAt = now.toISOString();
+  record.version = current.version + 1;
+  return record;
+}
+
+function requireStatus(record: DeviceRecord, ...allowed: DeviceStatus[]): Refusal | undefined {
+  return allowed.includes(record.status)
+    ? undefined
+    : new Refusal(`the device is ${record.status}, not ${allowed.join(' or ')}`);
+}
+
+export function leaseIsLive(record: DeviceRecord, now: Date): boolean {
+  return record.lease !== undefined && Date.parse(record.lease.expiresAt) > now.getTime();
+}
+
+export function tokenExpired(record: DeviceRecord, now: Date): boolean {
+  return record.tokenExpiresAt === undefined || Date.parse(record.tokenExpiresAt) <= now.getTime();
+}
+
+export interface LeaseTerms {
+  readonly now: Date;
+  /** Random id of the request taking the claim. */
+  readonly owner: string;
+  readonly leaseSeconds: number;
+}
+
+function lease(terms: LeaseTerms, publicKeyFingerprint: string): IssuanceLease {
+  const expiresAt = new Date(terms.now.getTime() + terms.leaseSeconds * 1000).toISOString();
+  return { owner: terms.owner, expiresAt, publicKeyFingerprint };
+}
+
+/** PENDING (unlocked, token still valid) → ISSUING, with a lease owned by one request. */
+export function claim(record: DeviceRecord, terms: LeaseTerms & { publicKeyFingerprint: string }): Transition {
+  const refused = requireStatus(record, 'PENDING');
+  if (refused) return refused;
+  if (record.locked) return new Refusal('the device is locked');
+  if (tokenExpired(record, terms.now)) return new Refusal('the registration token has expired');
+  return next(record, terms.now, { status: 'ISSUING', lease: lease(terms, terms.publicKeyFingerprint) });
+}
+
+/** ISSUING, held by `owner` → ISSUING with the certificate recorded, before it can ever be used. */
+export function recordCertificate(
+  record: DeviceRecord,
+  now: Date,
+  owner: string,
+  certificate: { certificateId: string; certificateArn: string; certificatePem: string },
+): Transition {
+  const refused = requireStatus(record, 'ISSUING') ?? requireOwner(record, owner);
+  if (refused) return refused;
+  return next(record, now, { ...certificate, publicKeyFingerprint: record.lease?.publicKeyFingerprint ?? '' });
+}
+
+/** ISSUING, held by `owner`, with a certificate recorded → ACTIVE. */
+export function activate(record: DeviceRecord, now: Date, owner: string): Transition {
+  const refused = requireStatus(record, 'ISSUING') ?? requireOwner(record, owner);
+  if (refused) return refused;
+  if (record.certificateId === undefined) return new Refusal('no certificate is recorded');
+  return next(record, now, { status: 'ACTIVE', issuedAt: now.toISOString() }, ['lease']);
+}
+
+/** ISSUING, held by `owner` → PENDING: the attempt is undone and the token can be used again. */
+export function release(record: DeviceRecord, now: Date, owner: string): Transition {
+  const refused = requireStatus(record, 'ISSUING') ?? requireOwner(record, owner);
+  if (refused) return refused;
+  return next(record, now, { status: 'PENDING' }, ['lease', ...CERTIFICATE_FIELDS]);
+}
+
+/**
+ * ISSUING, held by `owner`, whose certificate could not be discarded now → ISSUING with the lease expired
+ * and the certificate recorded, so the next request (or the reconciler) takes over and finishes the cleanup.
+ */
+export function abandon(
+  record: DeviceRecord,
+  now: Date,
+  owner: string,
+  leftOver: { certificateId: string; certificateArn: string },
+): Transition {
+  const refused = requireStatus(record, 'ISSUING') ?? requireOwner(record, owner);
+  if (refused) return refused;
+  const expired = { ...(record.lease ?? { owner, publicKeyFingerprint: '' }), expiresAt: now.toISOString() };
+  return next(record, now, { lease: expired, ...leftOver });
+}
+
+/** ISSUING with an expired lease (its request crashed or timed out) → ISSUING held by a new owner. */
+export function takeOver(record: DeviceRecord, terms: LeaseTerms): Transition {
+  const refused = requireStatus(record, 'ISSUING');
+  if (refused) return refused;
+  if (leaseIsLive(record, terms.now)) return new Refusal('the lease is still live');
+  return next(record, terms.now, { lease: lease(terms, record.lease?.publicKeyFingerprint ?? '') });
+}
+
+/** PENDING → PENDING locked: too many wrong tokens; only an admin reset lets the device in again. */
+export function lock(record: DeviceRecord, now: Date): Transition {
+  const refused = requireStatus(record, 'PENDING');
+  if (refused) return refused;
+  if (record.locked) return new Refusal('the device is already locked');
+  return next(record, now, { locked: true });
+}
+
+export interface CountedWrongToken {
+  readonly record: DeviceRecord;
+  /** This wrong token is what locked the device. */
+  readonly locked: boolean;
+  /** Write a TOKEN_FAILED event now, for `count` wrong tokens; otherwise the counter on the device holds them. */
+  readonly report: { readonly count: number } | undefined;
+}
+
+/**
+ * A wrong token. For a PENDING device that is not locked it counts towards the lock (the one that reaches the
+ * limit locks it). For every device it adds to a counter that goes into the audit trail at most once an hour,
+ * so guessing cannot flood it. An ISSUING device is refused: a guess must not make the issuance under way lose
+ * its next conditional write.
+ */
+export function countWrongToken(
+  record: DeviceRecord,
+  now: Date,
+  maxFailedAttempts: number,
+): CountedWrongToken | Refusal {
+  if (record.status === 'ISSUING') return new Refusal('an issuance is under way');
+  const countsTowardsLock = record.status === 'PENDING' && !record.locked;
+  const failedAttempts = countsTowardsLock ? record.failedAttempts + 1 : record.failedAttempts;
+  const locksNow = countsTowardsLock && failedAttempts >= maxFailedAttempts;
+  const unreported = (record.unreportedWrongTokens ?? 0) + 1;
+  const lastReport = record.wrongTokensReportedAt === undefined ? 0 : Date.parse(record.wrongTokensReportedAt);
+  const reportDue = locksNow || now.getTime() - lastReport >= WRONG_TOKEN_REPORT_INTERVAL_MS;
+  const counted = next(record, now, {
+    failedAttempts,
+    unreportedWrongTokens: reportDue ? 0 : unreported,
+    ...(reportDue ? { wrongTokensReportedAt: now.toISOString() } : {}),
+  });
+  const report = reportDue ? { count: unreported } : undefined;
+  if (!locksNow) return { record: counted, locked: false, report };
+  const locked = lock(counted, now);
+  if (isRefusal(locked)) return locked;
+  // One write for both: the lock is part of counting the wrong token that reached the limit.
+  return { record: { ...locked, version: counted.version }, locked: true, report };
+}
+
+/** Any state but REVOKED → REVOKED: the token dies, a claim is void; the certificate stays recorded. */
+export function revoke(record: DeviceRecord, now: Date, reason: string | undefined): Transition {
+  const refused = requireStatus(record, 'PENDING', 'ISSUING', 'ACTIVE');
+  if (refused) return refused;
+  return next(
+    record,
+    now,
+    { status: 'REVOKED', revokedAt: now.toISOString(), ...(reason === undefined ? {} : { revocationReason: reason }) },
+    ['tokenHash', 'tokenExpiresAt', 'lease', ...(reason === undefined ? (['revocationReason'] as const) : [])],
+  );
+}
+
+/** REVOKED → PENDING with a new token, unlocked, with no certificate. */
+export function reset(
+  record: DeviceRecord,
+  now: Date,
+  token: { tokenHash: string; tokenExpiresAt: string },
+): Transition {
+  const refused = requireStatus(record, 'REVOKED');
+  if (refused) return refused;
+  return next(
+    record,
+    now,
+    { status: 'PENDING', ...token, failedAttempts: 0, locked: false, unreportedWrongTokens: 0 },
+    ['lease', 'issuedAt', 'revokedAt', 'revocationReason', 'wrongTokensReportedAt', ...CERTIFICATE_FIELDS],
+  );
+}
+
+function requireOwner(record: DeviceRecord, owner: string): Refusal | undefined {
+  return record.lease?.owner === owner ? undefined : new Refusal('the claim is held by another request');
+}

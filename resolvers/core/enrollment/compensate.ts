@@ -1,0 +1,110 @@
+/**
+ * Undo a failed issuance: discard (or, when an admin revoked it meanwhile, revoke) the certificate it created,
+ * release the claim when we still hold it, and say what the device should do. If the certificate cannot be
+ * discarded now, it stays recorded on the item under an expired lease, so the next request (or the reconciler)
+ * finishes the cleanup before anything else happens.
+ */
+import { describeError, recordEvent } from '../audit.ts';
+import { discardCertificate, revokeCertificateInAuthority } from '../certificate-lifecycle.ts';
+import type { CoreContext } from '../context.ts';
+import type { DeviceRecord } from '../device.ts';
+import { abandon, release } from '../device-lifecycle.ts';
+import type { CvmError } from '../errors.ts';
+import type { CreatedCertificate } from '../ports.ts';
+import { swap } from '../store-writes.ts';
+import { issuanceFailed, issuanceInProgress, revokedWhileIssuing } from './answers.ts';
+import { ClaimLostError } from './claim-lost.ts';
+
+const DEVICE = { kind: 'device' } as const;
+
+/**
+ * Returns the error to answer with, or the device record when the issuance had in fact completed
+ * (its final write landed, the answer was lost).
+ */
+export async function compensate(
+  ctx: CoreContext,
+  current: DeviceRecord,
+  created: CreatedCertificate | undefined,
+  error: unknown,
+  deadline: number,
+): Promise<CvmError | DeviceRecord> {
+  const owner = current.lease?.owner ?? '';
+  let latest: DeviceRecord | 'unknown' | undefined = 'unknown';
+  try {
+    latest = await ctx.store.get(current.serialNumber);
+  } catch (readError) {
+    ctx.telemetry.log('warn', 'Could not read the device after a failed issuance', {
+      serialNumber: current.serialNumber,
+      error: describeError(readError),
+    });
+  }
+  const ours = created?.certificateId;
+  if (latest !== 'unknown' && ours !== undefined && latest?.certificateId === ours && latest.status === 'ACTIVE') {
+    return latest;
+  }
+
+  const held =
+    latest !== 'unknown' && latest?.status === 'ISSUING' && latest.lease?.owner === owner ? latest : undefined;
+  const claimLost = latest !== 'unknown' && held === undefined;
+  // Our record of the certificate landed: from then on the device item names it.
+  const recorded = ours !== undefined && current.certificateId === ours;
+  const cleanupDeadline = Math.max(deadline, ctx.clock.now().getTime()) + ctx.settings.compensationBudgetMs;
+  let discarded = true;
+  if (created !== undefined && !(latest === 'unknown' && recorded)) {
+    const ref = { thingName: current.thingName, ...created };
+    try {
+      // A revoke or reset that won the race saw our certificate on the item and named it in its REVOKED event:
+      // it stays, revoked, as the evidence that event points at. Otherwise nothing names it: it goes.
+      if (claimLost && recorded) await revokeCertificateInAuthority(ctx, cleanupDeadline, ref);
+      else await discardCertificate(ctx, cleanupDeadline, ref);
+    } catch (cleanupError) {
+      discarded = false;
+      ctx.telemetry.log('error', 'Could not discard a certificate after a failed issuance; the next request retries', {
+        serialNumber: current.serialNumber,
+        certificateId: created.certificateId,
+        error: describeError(cleanupError),
+      });
+    }
+  }
+
+  if (held !== undefined) {
+    const now = ctx.clock.now();
+    const handBack =
+      discarded || created === undefined ? release(held, now, owner) : abandon(held, now, owner, created);
+    try {
+      await swap(ctx.store, handBack);
+    } catch (releaseError) {
+      ctx.telemetry.log('error', 'Could not release the claim after a failed issuance; it expires with its lease', {
+        serialNumber: current.serialNumber,
+        error: describeError(releaseError),
+      });
+    }
+  }
+
+  const answer = answerFor(error, latest, claimLost, created !== undefined && !discarded);
+  ctx.telemetry.log(answer.errorType === 'InternalError' ? 'error' : 'warn', 'Certificate issuance failed', {
+    serialNumber: current.serialNumber,
+    errorType: answer.errorType,
+    error: describeError(error),
+  });
+  await recordEvent(ctx, current.serialNumber, 'ISSUE_FAILED', DEVICE, { errorType: answer.errorType });
+  return answer;
+}
+
+function answerFor(
+  error: unknown,
+  latest: DeviceRecord | 'unknown' | undefined,
+  claimLost: boolean,
+  certificateLeftOver: boolean,
+): CvmError {
+  // Whatever failed, if the claim is no longer ours the device's state explains the failure better: an admin
+  // revoked or reset the device while we issued (AWS IoT then refuses to activate a revoked certificate, say),
+  // or our lease ran out and another request took over.
+  if (claimLost || error instanceof ClaimLostError) {
+    if (latest === undefined || latest === 'unknown' || latest.status === 'REVOKED' || latest.status === 'PENDING') {
+      return revokedWhileIssuing();
+    }
+    return issuanceInProgress();
+  }
+  return issuanceFailed(error, certificateLeftOver);
+}
