@@ -6,8 +6,11 @@
  *    and the device released to PENDING (what the device's next request would do).
  * 2. Orphaned certificates: a certificate created within the look-back window, older than the lease, whose
  *    subject CN is a registered device's serial number but which that device does not record (its process died
- *    between creating it and recording it). An INACTIVE one is deleted; one found ACTIVE is revoked (and kept,
- *    as evidence). REVOKED certificates are kept: they are the evidence revocations point at.
+ *    between creating it and recording it). An INACTIVE one is deleted (cvm creates certificates inactive and
+ *    activates only recorded ones). One found ACTIVE is revoked, and kept as evidence, only when its public key is
+ *    the one the device record names: an active certificate for another key is not cvm's to revoke.
+ *    REVOKED certificates are kept: they are the evidence revocations point at.
+ * Orphans are looked for before abandoned claims are finished, while the claim still names the key it was for.
  * Safe to run at any time and as often as wanted; a run right after another finds nothing.
  */
 import type { Caller, CertificateSummary } from './ports.ts';
@@ -52,8 +55,6 @@ export async function reconcile(
   const deadline = now.getTime() + ctx.settings.requestBudgetMs + ctx.settings.compensationBudgetMs;
   ctx.telemetry.log('info', 'Reconciling', { dryRun, caller: caller.kind });
 
-  const repaired = await finishAbandonedClaims(ctx, dryRun, deadline);
-
   const since = new Date(now.getTime() - ctx.settings.reconcileLookBackHours * 3_600_000);
   const settledBefore = now.getTime() - ctx.settings.leaseSeconds * 1000;
   const recent = await retryThrottled(ctx, deadline, () => ctx.authority.listRecentCertificates(since));
@@ -66,6 +67,7 @@ export async function reconcile(
     orphans.push(await remove(ctx, certificate, serialNumber, dryRun, deadline));
   }
   for (const _orphan of orphans) ctx.telemetry.count('OrphanedCertificates');
+  const repaired = await finishAbandonedClaims(ctx, dryRun, deadline);
   return { scanned: recent.length, orphans, repaired };
 }
 
@@ -101,11 +103,14 @@ async function orphanedFrom(
   deadline: number,
 ): Promise<string | undefined> {
   const pem = await retryThrottled(ctx, deadline, () => ctx.authority.certificatePem(certificate.certificateId));
-  const serialNumber = pem === undefined ? undefined : certificateSubject(pem)?.commonName;
-  if (serialNumber === undefined) return undefined;
+  const subject = pem === undefined ? undefined : certificateSubject(pem);
+  const serialNumber = subject?.commonName;
+  if (subject === undefined || serialNumber === undefined) return undefined;
   const device = await ctx.store.get(serialNumber);
   // Not a cvm device's certificate, or the one the device records (a live or finished issuance).
   if (device === undefined || device.certificateId === certificate.certificateId) return undefined;
+  const deviceKeys = [device.publicKeyFingerprint, device.lease?.publicKeyFingerprint];
+  if (certificate.status === 'ACTIVE' && !deviceKeys.includes(subject.publicKeyFingerprint)) return undefined;
   return serialNumber;
 }
 

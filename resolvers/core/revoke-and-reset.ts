@@ -81,15 +81,26 @@ async function revoke(
       revoked = transition;
     }
     const ref = certificateRefOf(revoked);
-    if (firstTime && (purpose === 'revoke' || ref !== undefined)) {
+    if (purpose === 'revoke' || ref !== undefined) {
       // Recorded as soon as the decision stands, before the authority is told: a failure there is retried by
-      // repeating the call, and the trail must not depend on that.
-      ctx.telemetry.log('info', 'Device revoked', { serialNumber, certificateId: ref?.certificateId ?? null });
-      await recordEvent(ctx, serialNumber, 'REVOKED', caller, {
-        ...(ref === undefined ? {} : { certificateId: ref.certificateId }),
-        ...(reason === undefined ? {} : { reason }),
-        previousStatus: record.status,
-      });
+      // repeating the call, and the trail must not depend on that. Keyed by the revocation's time, so a repeat
+      // writes it only if the process died before it did.
+      if (firstTime) {
+        ctx.telemetry.log('info', 'Device revoked', { serialNumber, certificateId: ref?.certificateId ?? null });
+      }
+      const revokedAt = revoked.revokedAt ?? ctx.clock.now().toISOString();
+      await recordEvent(
+        ctx,
+        serialNumber,
+        'REVOKED',
+        caller,
+        {
+          ...(ref === undefined ? {} : { certificateId: ref.certificateId }),
+          ...(revoked.revocationReason === undefined ? {} : { reason: revoked.revocationReason }),
+          ...(firstTime ? { previousStatus: record.status } : {}),
+        },
+        { at: revokedAt, onceKey: `REVOKED#${revokedAt}` },
+      );
     }
     // Also on a repeat: finishes the job if an earlier attempt stopped before the authority was told.
     if (ref !== undefined) await revokeCertificateInAuthority(ctx, deadline, ref);

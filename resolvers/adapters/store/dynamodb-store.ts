@@ -321,7 +321,12 @@ let eventSequence = 0;
 
 function toEventItem(event: DeviceEvent, onceKey?: string): Item {
   eventSequence = (eventSequence + 1) % 1_000_000;
-  const suffix = onceKey ?? `${String(eventSequence).padStart(6, '0')}${randomBytes(4).toString('hex')}`;
+  // An event written once per key is the first of its millisecond ('!' sorts before the digits): it records the
+  // decision (a revocation, an issue) that the other events of that moment follow.
+  const suffix =
+    onceKey === undefined
+      ? `${String(eventSequence).padStart(6, '0')}${randomBytes(4).toString('hex')}`
+      : `!${onceKey}`;
   // The type is stored as `eventType`, and there is no `status`: events must stay out of the status index.
   return {
     [PARTITION_KEY]: devicePartitionKey(event.serialNumber),

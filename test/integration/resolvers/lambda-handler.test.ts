@@ -22,6 +22,7 @@ import {
   IoTClient,
   ThrottlingException,
   UpdateCertificateCommand,
+  ListCertificatesCommand,
   type CreateCertificateFromCsrCommandInput,
   type CreateCertificateFromCsrCommandOutput,
   type CreateThingCommandInput,
@@ -458,6 +459,26 @@ describe('revokeCertificate', () => {
       byName(revocationCommands(thingName, grant)),
     );
     expect((await table.store.get(serial))?.status).toBe('REVOKED');
+  });
+});
+
+describe('reconcile', () => {
+  it('runs from the schedule the construct sets up: pages AWS IoT certificates newest first and reports', async () => {
+    iot.on(ListCertificatesCommand).resolves({ certificates: [] });
+    iot.resetHistory();
+    const scheduled = JSON.parse(
+      JSON.stringify({
+        parentTypeName: 'Mutation',
+        fieldName: 'reconcile',
+        arguments: { input: { dryRun: false } },
+        identity: { userArn: 'arn:aws:iam::123456789012:role/cvm-ReconcilerScheduleRole' },
+      }),
+    ) as ResolverEvent;
+
+    expect(await handle(scheduled)).toEqual({ data: { scanned: 0, orphans: [], repaired: 0 } });
+    expect(sentToIot()).toEqual([
+      { name: 'ListCertificates', input: expect.objectContaining({ ascendingOrder: false }) as unknown },
+    ]);
   });
 });
 

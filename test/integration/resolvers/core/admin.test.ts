@@ -346,9 +346,10 @@ describe('revokeCertificate', () => {
 describe('resetDevice', () => {
   it('revokes the certificate, issues a new token, and the device enrolls again with a new key', async () => {
     const serial = nextSerial();
-    const { registrationToken: oldToken } = await registerDevice(h.ctx, { serialNumber: serial }, ADMIN);
-    const first = await enroll(serial, oldToken);
     // Each step a millisecond apart, so the trail's order is the order of the steps.
+    const { registrationToken: oldToken } = await registerDevice(h.ctx, { serialNumber: serial }, ADMIN);
+    h.clock.advance(1);
+    const first = await enroll(serial, oldToken);
     h.clock.advance(1);
 
     const reset = await resetDevice(h.ctx, { serialNumber: serial, tokenTtlSeconds: 600 }, ADMIN);

@@ -246,6 +246,10 @@ describe('fault matrix', () => {
       await invariantsHold(device, 'REVOKED');
       const certificate = await h.localCa.registry.getCertificate(certificateId);
       expect(certificate).toMatchObject({ status: 'REVOKED', policies: [], things: [] });
+      // One REVOKED event, naming that certificate, however the first attempt ended.
+      const events = (await h.table.store.listEvents(device.serial, 50)).items;
+      const revokedEvents = events.filter((event) => event.type === 'REVOKED');
+      expect(revokedEvents.map((event) => event.details?.['certificateId'])).toEqual([certificateId]);
     });
   });
 

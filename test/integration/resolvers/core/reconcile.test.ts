@@ -90,6 +90,16 @@ describe('reconcile', () => {
     expect((await reconcile(h.ctx, {}, ADMIN)).orphans).toEqual([]);
   });
 
+  it("leaves alone an ACTIVE certificate for a registered serial but another key: it is not cvm's to revoke", async () => {
+    const device = await newDevice();
+    await device.enroll();
+    const foreign = await h.localCa.createCertificate((await makeCsr({ commonName: device.serial })).csrPem);
+    await h.localCa.setCertificateStatus(foreign.certificateId, 'ACTIVE');
+    leaseLater();
+    expect((await reconcile(h.ctx, {}, ADMIN)).orphans).toEqual([]);
+    expect(await h.localCa.registry.getCertificate(foreign.certificateId)).toMatchObject({ status: 'ACTIVE' });
+  });
+
   it('never touches the recorded certificate, a revoked one, or one made for no registered device', async () => {
     const device = await newDevice();
     const grant = await device.enroll();
