@@ -9,6 +9,7 @@ import type {
   DeviceEvent,
   DeviceRegistration,
   DeviceStatus,
+  ReconcileReport,
   RegisterDeviceInput,
 } from './types.ts';
 
@@ -48,17 +49,6 @@ const RESET_DEVICE = `mutation ResetDevice($serialNumber: String!, $tokenTtlSeco
 const RECONCILE = `mutation Reconcile($input: ReconcileInput) {
   reconcile(input: $input) { scanned orphans { certificateId serialNumber status action } repaired }
 }`;
-
-export interface ReconcileReport {
-  readonly scanned: number;
-  readonly orphans: readonly {
-    readonly certificateId: string;
-    readonly serialNumber: string;
-    readonly status: string;
-    readonly action: string;
-  }[];
-  readonly repaired: number;
-}
 
 export interface PageOptions {
   /** 1-100; the server's default is 25. */

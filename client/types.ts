@@ -8,6 +8,9 @@ export type {
   DeviceEventType,
   DeviceRegistration,
   DeviceStatus,
+  OrphanedCertificate,
+  ReconcileInput,
+  ReconcileReport,
   RegisterDeviceInput,
   RequestCertificateInput,
 } from '../contract/api-types.ts';

@@ -81,6 +81,29 @@ export interface DeviceEvent {
   readonly details: Readonly<Record<string, unknown>> | null;
 }
 
+export interface ReconcileInput {
+  /** Report what would be done and change nothing. */
+  readonly dryRun?: boolean;
+}
+
+export interface ReconcileReport {
+  /** Certificates examined (created within the look-back window). */
+  readonly scanned: number;
+  readonly orphans: readonly OrphanedCertificate[];
+  /** Abandoned claims finished (devices released to PENDING). */
+  readonly repaired: number;
+}
+
+export interface OrphanedCertificate {
+  readonly certificateId: string;
+  /** The device the certificate was made for (its subject CN). */
+  readonly serialNumber: string;
+  /** INACTIVE or ACTIVE, when found. */
+  readonly status: string;
+  /** deleted, revoked, would delete, would revoke (dry run) or failed. */
+  readonly action: string;
+}
+
 /** DeviceConnection and DeviceEventConnection. */
 export interface Connection<T> {
   readonly items: readonly T[];

@@ -22,22 +22,18 @@ import { leaseIsLive } from './device-lifecycle.ts';
 import { takeOverAbandonedClaim } from './enrollment/take-over.ts';
 import { CvmError } from './errors.ts';
 import { retryThrottled } from './throttle-retry.ts';
+import type { OrphanedCertificate, ReconcileReport as ApiReconcileReport } from '../../contract/api-types.ts';
 
 export type OrphanAction = 'deleted' | 'revoked' | 'would delete' | 'would revoke' | 'failed';
 
-export interface OrphanReport {
-  readonly certificateId: string;
-  readonly serialNumber: string;
-  readonly status: string;
+/** One orphan found, with the action taken: the API's OrphanedCertificate, its action narrowed. */
+export interface OrphanReport extends OrphanedCertificate {
   readonly action: OrphanAction;
 }
 
-export interface ReconcileReport {
-  /** Certificates examined (created within the look-back window). */
-  readonly scanned: number;
+/** The API's ReconcileReport, with orphans as this use case reports them. */
+export interface ReconcileReport extends ApiReconcileReport {
   readonly orphans: readonly OrphanReport[];
-  /** Abandoned claims finished (devices released to PENDING). */
-  readonly repaired: number;
 }
 
 const PAGE_SIZE = 100;
