@@ -191,6 +191,26 @@ describe('fault matrix', () => {
       expect(h.faults.trace).toEqual(WRONG_TOKEN_STEPS);
     });
 
+    it('an unknown serial: the same work as a wrong token (a refused claim, a read, two conditional writes)', async () => {
+      const device = await newDevice();
+      h.faults.reset();
+      await expect(
+        requestCertificate(h.ctx, {
+          serialNumber: `${device.serial}-UNKNOWN`,
+          registrationToken: 'A'.repeat(43),
+          csr: (await makeCsr({ commonName: `${device.serial}-UNKNOWN` })).csrPem,
+        }),
+      ).rejects.toThrow();
+      // Both writes lose (nothing exists to count); a wrong token's second write is its TOKEN_FAILED event.
+      expect(h.faults.trace).toEqual(['store.claim#1', 'store.get#1', 'store.replace#1', 'store.replace#2']);
+      expect(WRONG_TOKEN_STEPS.map((step) => step.replace(/\.(replace|appendEvent)#\d/, '.write'))).toEqual([
+        'store.claim#1',
+        'store.get#1',
+        'store.write',
+        'store.write',
+      ]);
+    });
+
     it('revoke and reset', async () => {
       const revoked = await enrolledDevice();
       h.faults.reset();
