@@ -9,6 +9,7 @@
  *   that "certificates created per device" is counted, and deletion refuses what AWS IoT refuses.
  * - Every call can be delayed by a fixed latency, for counting sequential round trips.
  */
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteConflictException,
@@ -26,6 +27,8 @@ export interface AwsIotSimulationOptions {
   readonly callsPerSecond?: number;
   /** Delay before each call is answered, throttled or not. Default 0. */
   readonly latencyMs?: number;
+  /** Told when each call was received and answered (performance.now()), to count sequential round trips. */
+  readonly onCall?: (start: number, end: number) => void;
   readonly region?: string;
   readonly accountId?: string;
 }
@@ -58,6 +61,7 @@ class TokenBucket {
 export class AwsIotSimulation {
   readonly #rate: number;
   readonly #latencyMs: number;
+  readonly #onCall: ((start: number, end: number) => void) | undefined;
   readonly #region: string;
   readonly #accountId: string;
   readonly #buckets = new Map<string, TokenBucket>();
@@ -73,6 +77,7 @@ export class AwsIotSimulation {
   constructor(options: AwsIotSimulationOptions = {}) {
     this.#rate = options.callsPerSecond ?? Number.POSITIVE_INFINITY;
     this.#latencyMs = options.latencyMs ?? 0;
+    this.#onCall = options.onCall;
     this.#region = options.region ?? 'us-east-1';
     this.#accountId = options.accountId ?? '123456789012';
   }
@@ -105,6 +110,15 @@ export class AwsIotSimulation {
   }
 
   async #answer(command: string, input: Input): Promise<Input> {
+    const start = performance.now();
+    try {
+      return await this.#answerAfterLatency(command, input);
+    } finally {
+      this.#onCall?.(start, performance.now());
+    }
+  }
+
+  async #answerAfterLatency(command: string, input: Input): Promise<Input> {
     if (this.#latencyMs > 0) await sleep(this.#latencyMs);
     if (!this.#bucket(command).take()) {
       this.throttled.set(command, (this.throttled.get(command) ?? 0) + 1);

@@ -36,6 +36,8 @@ export const DYNAMODB_TABLE_ACTIONS = [
   'dynamodb:BatchGetItem',
   'dynamodb:BatchWriteItem',
   'dynamodb:PutItem',
+  // The enrollment's claim: one conditional write on the token, without reading first.
+  'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:Query',
 ];

@@ -41,14 +41,18 @@ export function createLambdaHandler(env: Readonly<Record<string, string | undefi
     clients.dynamodb ?? new DynamoDBClient({ requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 } });
   const store = new DynamoDbDeviceStore({ client: dynamodb, tableName });
   const telemetry = new PowertoolsTelemetry();
+  const authority = new AwsIotAuthority({
+    client: clients.iot ?? createIotClient(),
+    createCertificateClient: clients.iotCreateCertificate ?? createIotClient({ maxAttempts: 1 }),
+    policyName,
+  });
+  // Start fetching the IoT endpoint now, while the container starts, not on a device's first request: the
+  // authority caches it (and forgets a failure, so the first request that needs it asks again).
+  authority.connectionInfo().catch(() => undefined);
   const ctx: CoreContext = {
     store,
     secrets: new DynamoDbSecretStore({ client: dynamodb, tableName }),
-    authority: new AwsIotAuthority({
-      client: clients.iot ?? createIotClient(),
-      createCertificateClient: clients.iotCreateCertificate ?? createIotClient({ maxAttempts: 1 }),
-      policyName,
-    }),
+    authority,
     clock: systemClock,
     random: systemRandom,
     telemetry,
@@ -99,9 +103,16 @@ function tokenTtl(value: string | undefined): number {
   return seconds;
 }
 
-let handlerInstance: ReturnType<typeof createLambdaHandler> | undefined;
+/**
+ * Built during module init when the environment is there (in Lambda it always is), so that its start-up work
+ * (the IoT endpoint) overlaps the container's init; otherwise on the first invocation. Reused while the container
+ * lives.
+ */
+let handlerInstance: ReturnType<typeof createLambdaHandler> | undefined = process.env[LAMBDA_ENV.tableName]
+  ? createLambdaHandler(process.env)
+  : undefined;
 
-/** The Lambda entry point. Built on the first invocation and reused while the container lives. */
+/** The Lambda entry point. */
 export const handler = (event: ResolverEvent, context?: Context): Promise<ResolverEnvelope> => {
   handlerInstance ??= createLambdaHandler(process.env);
   return handlerInstance(event, context);

@@ -4,8 +4,8 @@
  * ```
  *            claim                record certificate        activate
  *  PENDING ────────▶ ISSUING ──────────────────────▶ ISSUING ────────▶ ACTIVE
- *     ▲  ▲              │  ▲ take over (lease expired)                  │
- *     │  └── release ───┘  └──────────┘                                  │
+ *     ▲  ▲              │  ▲ take over (lease expired)  │  ▲            │
+ *     │  └── release ───┘  └──────────┘      suspend ───┘  └── resume   │ (same key, lease live)
  *     │                 abandon (keep the certificate for the next taker)│
  *     └───────────── reset ◀──── REVOKED ◀────────── revoke ─────────────┘ (from any state)
  * ```
@@ -15,6 +15,7 @@
  * store only persists what these return, with a compare-and-swap on the version.
  */
 import type { DeviceRecord, DeviceStatus, IssuanceLease } from './device.ts';
+import type { BlindClaim } from './ports.ts';
 
 /** Why a transition does not apply to a record. */
 export class Refusal {
@@ -49,6 +50,7 @@ function requireStatus(record: DeviceRecord, ...allowed: DeviceStatus[]): Refusa
     : new Refusal(`the device is ${record.status}, not ${allowed.join(' or ')}`);
 }
 
+/** The lease has not expired (a suspended claim stays live too: nobody may take it over yet but its resumer). */
 export function leaseIsLive(record: DeviceRecord, now: Date): boolean {
   return record.lease !== undefined && Date.parse(record.lease.expiresAt) > now.getTime();
 }
@@ -76,6 +78,46 @@ export function claim(record: DeviceRecord, terms: LeaseTerms & { publicKeyFinge
   if (record.locked) return new Refusal('the device is locked');
   if (tokenExpired(record, terms.now)) return new Refusal('the registration token has expired');
   return next(record, terms.now, { status: 'ISSUING', lease: lease(terms, terms.publicKeyFingerprint) });
+}
+
+/**
+ * `claim` as the store applies it in one conditional write without reading the device first: the same
+ * preconditions (PENDING, unlocked, token unexpired) plus the token itself, checked by the store.
+ */
+export function claimWithoutReading(
+  terms: LeaseTerms & { publicKeyFingerprint: string; tokenHash: string },
+): BlindClaim {
+  return { tokenHash: terms.tokenHash, now: terms.now.toISOString(), lease: lease(terms, terms.publicKeyFingerprint) };
+}
+
+/**
+ * ISSUING, held by `owner`, with its certificate recorded → the same claim handed back, resumable: the request
+ * failed (throttled, out of time) and the device's retry with the same key continues from the recorded step.
+ * The lease keeps its expiry: once it expires, the claim is abandoned like any other and cleaned up.
+ */
+export function suspend(record: DeviceRecord, now: Date, owner: string): Transition {
+  const refused = requireStatus(record, 'ISSUING') ?? requireOwner(record, owner);
+  if (refused) return refused;
+  if (record.certificateId === undefined || record.lease === undefined)
+    return new Refusal('no certificate is recorded');
+  return next(record, now, { lease: { ...record.lease, suspended: true } });
+}
+
+/** A suspended claim this key may resume: its lease is live and its certificate certifies this key. */
+export function resumableBy(record: DeviceRecord, publicKeyFingerprint: string, now: Date): boolean {
+  return (
+    record.status === 'ISSUING' &&
+    record.lease?.suspended === true &&
+    leaseIsLive(record, now) &&
+    record.certificateId !== undefined &&
+    record.publicKeyFingerprint === publicKeyFingerprint
+  );
+}
+
+/** A suspended ISSUING claim → held by a new owner under a fresh lease, to finish what was recorded. */
+export function resume(record: DeviceRecord, terms: LeaseTerms & { publicKeyFingerprint: string }): Transition {
+  if (!resumableBy(record, terms.publicKeyFingerprint, terms.now)) return new Refusal('the claim is not resumable');
+  return next(record, terms.now, { lease: lease(terms, terms.publicKeyFingerprint) });
 }
 
 /** ISSUING, held by `owner` → ISSUING with the certificate recorded, before it can ever be used. */
@@ -117,7 +159,8 @@ export function abandon(
 ): Transition {
   const refused = requireStatus(record, 'ISSUING') ?? requireOwner(record, owner);
   if (refused) return refused;
-  const expired = { ...(record.lease ?? { owner, publicKeyFingerprint: '' }), expiresAt: now.toISOString() };
+  const { owner: holder, publicKeyFingerprint } = record.lease ?? { owner, publicKeyFingerprint: '' };
+  const expired = { owner: holder, publicKeyFingerprint, expiresAt: now.toISOString() };
   return next(record, now, { lease: expired, ...leftOver });
 }
 

@@ -79,9 +79,10 @@ function parseAttributes(value: unknown, fail: (problem: string) => never): Reco
 function parseLease(value: unknown, fail: (problem: string) => never): IssuanceLease | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) return fail('lease is not a map');
-  const { owner, expiresAt, publicKeyFingerprint } = value as Record<string, unknown>;
+  const { owner, expiresAt, publicKeyFingerprint, suspended } = value as Record<string, unknown>;
   if (typeof owner !== 'string' || typeof expiresAt !== 'string' || typeof publicKeyFingerprint !== 'string') {
     return fail('lease lacks its owner, expiry or key fingerprint');
   }
-  return { owner, expiresAt, publicKeyFingerprint };
+  if (suspended !== undefined && suspended !== true) return fail('lease.suspended is not true');
+  return { owner, expiresAt, publicKeyFingerprint, ...(suspended === true ? { suspended } : {}) };
 }

@@ -13,6 +13,11 @@ export interface IssuanceLease {
   readonly expiresAt: string;
   /** Lowercase hex SHA-256 of the CSR's SubjectPublicKeyInfo DER. */
   readonly publicKeyFingerprint: string;
+  /**
+   * Set when the request holding the claim failed after recording its certificate (throttled, out of time) and
+   * handed it back: until the lease expires, a retry with the same key resumes it instead of starting over.
+   */
+  readonly suspended?: true;
 }
 
 export interface DeviceRecord {

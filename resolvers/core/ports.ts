@@ -2,13 +2,25 @@
  * The interfaces the core needs from the world. The core imports these and nothing else with I/O;
  * the composition roots (resolvers/lambda.ts, local/) pass real implementations in.
  */
-import type { DeviceEvent, DeviceRecord, DeviceStatus } from './device.ts';
+import type { DeviceEvent, DeviceRecord, DeviceStatus, IssuanceLease } from './device.ts';
 import type { MetricName } from '../../contract/metrics.ts';
 
 export interface Page<T> {
   readonly items: readonly T[];
   /** Opaque to the core; present when more items follow. */
   readonly cursor?: string;
+}
+
+/**
+ * A claim written without reading the device first (device-lifecycle's `claimWithoutReading` builds it): the
+ * store makes the device ISSUING under `lease` (version + 1, `updatedAt` = `now`) only if it is PENDING, unlocked,
+ * holds `tokenHash` and its token expires after `now`.
+ */
+export interface BlindClaim {
+  readonly tokenHash: string;
+  /** ISO-8601. */
+  readonly now: string;
+  readonly lease: IssuanceLease;
 }
 
 /** What a compare-and-swap did: `won` wrote the record, `lost` found another version and wrote nothing. */
@@ -30,6 +42,11 @@ export interface DeviceStore {
    * matches). The new record must carry version = expectedVersion + 1.
    */
   replace(record: DeviceRecord, expectedVersion: number): Promise<SwapOutcome>;
+  /**
+   * Apply a claim in one conditional write, without a read before it. Returns the claimed device, or undefined
+   * when its conditions do not hold (nothing is written; an unknown serial is refused the same way).
+   */
+  claim(serialNumber: string, claim: BlindClaim): Promise<DeviceRecord | undefined>;
   /** Delete a device only if its stored version still equals `expectedVersion` (undoing a partial batch). */
   delete(serialNumber: string, expectedVersion: number): Promise<void>;
   /**

@@ -2,26 +2,30 @@
  * The device's one call: exchange a one-time token and a CSR for a certificate, exactly once.
  *
  * 1. Check the input and the CSR before touching the table (bad input changes nothing): enrollment-input.
- * 2. Read the device and decide: a wrong token is counted and answered alike for every case (wrong-token);
- *    an expired claim is taken over and cleaned up first (take-over); an ACTIVE device retried with the same key
- *    gets its certificate again (grant).
- * 3. Claim the device with a compare-and-swap (PENDING → ISSUING with a lease we own).
+ * 2. Claim the device with one conditional write, without reading it first (PENDING → ISSUING with a lease we
+ *    own, only for the right, unexpired token of an unlocked device).
+ * 3. Only when the claim is refused, read the device to explain why: a wrong token is counted and answered alike
+ *    for every case (wrong-token); an ACTIVE device retried with the same key gets its certificate again (grant);
+ *    a suspended claim retried with the same key is resumed from its recorded step; an expired claim is taken
+ *    over and cleaned up first (take-over).
  * 4. Issue, and on any failure compensate, so that no active certificate exists that the item does not record
  *    and the device can retry with its token (issue, compensate).
- * The states and transitions are those of device-lifecycle; every write is a compare-and-swap on its version.
+ * The states and transitions are those of device-lifecycle; every write is a conditional write.
  */
 import { randomUUID } from 'node:crypto';
 import type { CoreContext } from './context.ts';
-import { claim, isRefusal, leaseIsLive, tokenExpired } from './device-lifecycle.ts';
+import type { DeviceRecord } from './device.ts';
+import { claimWithoutReading, isRefusal, leaseIsLive, resumableBy, resume, tokenExpired } from './device-lifecycle.ts';
 import { alreadyProvisioned, invalidToken, issuanceInProgress, tooManyAttempts } from './enrollment/answers.ts';
 import { parseEnrollmentInput, type RequestCertificateInput } from './enrollment/enrollment-input.ts';
-import { grantFor, recordIssued, type CertificateGrant } from './enrollment/grant.ts';
-import { issue } from './enrollment/issue.ts';
+import { fetchConnection, grantFor, recordIssued, type CertificateGrant } from './enrollment/grant.ts';
+import { issue, resumeIssuance } from './enrollment/issue.ts';
 import { takeOverAbandonedClaim } from './enrollment/take-over.ts';
 import { answerWrongToken } from './enrollment/wrong-token.ts';
+import type { InspectedCsr } from './csr.ts';
 import { AGAIN, inRounds } from './retry-rounds.ts';
 import { swap } from './store-writes.ts';
-import { tokenMatches } from './token.ts';
+import { hashToken, tokenMatches } from './token.ts';
 
 export type { CertificateGrant } from './enrollment/grant.ts';
 export type { RequestCertificateInput } from './enrollment/enrollment-input.ts';
@@ -29,9 +33,19 @@ export type { RequestCertificateInput } from './enrollment/enrollment-input.ts';
 export async function requestCertificate(ctx: CoreContext, input: RequestCertificateInput): Promise<CertificateGrant> {
   const { serialNumber, token, csr } = await parseEnrollmentInput(input);
   const deadline = ctx.clock.now().getTime() + ctx.settings.requestBudgetMs;
+  const tokenHash = hashToken(token);
 
   return inRounds(async (): Promise<CertificateGrant | typeof AGAIN> => {
-    const record = await ctx.store.get(serialNumber);
+    const owner = randomUUID();
+    const terms = { owner, leaseSeconds: ctx.settings.leaseSeconds, publicKeyFingerprint: csr.publicKeyFingerprint };
+    const claimed = await claimOrExplain(
+      ctx,
+      serialNumber,
+      claimWithoutReading({ ...terms, now: ctx.clock.now(), tokenHash }),
+    );
+    if (claimed.outcome === 'claimed') return issueAndGrant(ctx, claimed.record, csr, deadline, 'fresh');
+
+    const record = claimed.record;
     const now = ctx.clock.now();
     if (record === undefined || !tokenMatches(token, record.tokenHash)) {
       const answer = await answerWrongToken(ctx, serialNumber, record);
@@ -44,35 +58,75 @@ export async function requestCertificate(ctx: CoreContext, input: RequestCertifi
       case 'ACTIVE': {
         if (record.publicKeyFingerprint !== csr.publicKeyFingerprint) throw alreadyProvisioned();
         // The device lost the answer (or the process died before the ISSUED event): same certificate, same event.
-        await recordIssued(ctx, record, csr.keyDescription);
-        return grantFor(ctx, record, deadline);
+        const [, grant] = await Promise.all([
+          recordIssued(ctx, record, csr.keyDescription),
+          grantFor(ctx, record, fetchConnection(ctx, deadline)),
+        ]);
+        return grant;
       }
       case 'REVOKED':
         throw invalidToken();
-      case 'ISSUING':
+      case 'ISSUING': {
+        // Our own claim landed although its answer was lost: carry on with it.
+        if (record.lease?.owner === owner) return issueAndGrant(ctx, record, csr, deadline, 'fresh');
+        if (resumableBy(record, csr.publicKeyFingerprint, now)) {
+          const resumed = resume(record, { ...terms, now });
+          if (isRefusal(resumed) || (await swap(ctx.store, resumed)) === 'lost') return AGAIN;
+          return issueAndGrant(ctx, resumed, csr, deadline, 'resumed');
+        }
         if (leaseIsLive(record, now)) throw issuanceInProgress();
         await takeOverAbandonedClaim(ctx, record, deadline);
         return AGAIN;
+      }
       case 'PENDING':
         if (tokenExpired(record, now)) throw invalidToken();
-        break;
+        // The device changed between the refused claim and the read: claim again.
+        return AGAIN;
     }
-
-    const claimed = claim(record, {
-      now,
-      owner: randomUUID(),
-      leaseSeconds: ctx.settings.leaseSeconds,
-      publicKeyFingerprint: csr.publicKeyFingerprint,
-    });
-    if (isRefusal(claimed) || (await swap(ctx.store, claimed)) === 'lost') return AGAIN;
-    const active = await issue(ctx, claimed, csr, deadline);
-    ctx.telemetry.count('CertificateIssued');
-    ctx.telemetry.log('info', 'Certificate issued', {
-      serialNumber,
-      certificateId: active.certificateId,
-      key: csr.keyDescription,
-    });
-    await recordIssued(ctx, active, csr.keyDescription);
-    return grantFor(ctx, active, deadline);
   });
+}
+
+type ClaimOutcome =
+  | { readonly outcome: 'claimed'; readonly record: DeviceRecord }
+  | { readonly outcome: 'refused'; readonly record: DeviceRecord | undefined };
+
+/**
+ * Claim in one conditional write; read the device only when refused, to explain the refusal. A claim whose
+ * answer was lost may have landed: the read then shows our lease, and the read's answer decides.
+ */
+async function claimOrExplain(
+  ctx: CoreContext,
+  serialNumber: string,
+  blindClaim: ReturnType<typeof claimWithoutReading>,
+): Promise<ClaimOutcome> {
+  let claimError: unknown;
+  try {
+    const claimed = await ctx.store.claim(serialNumber, blindClaim);
+    if (claimed !== undefined) return { outcome: 'claimed', record: claimed };
+  } catch (error) {
+    claimError = error;
+  }
+  const record = await ctx.store.get(serialNumber);
+  if (claimError !== undefined && record?.lease?.owner !== blindClaim.lease.owner) throw claimError;
+  return { outcome: 'refused', record };
+}
+
+async function issueAndGrant(
+  ctx: CoreContext,
+  claimed: DeviceRecord,
+  csr: InspectedCsr,
+  deadline: number,
+  how: 'fresh' | 'resumed',
+): Promise<CertificateGrant> {
+  // Fetched alongside the issuance (cached after the first), so that it adds no round trip to the answer.
+  const connection = fetchConnection(ctx, deadline);
+  const active =
+    how === 'fresh' ? await issue(ctx, claimed, csr, deadline) : await resumeIssuance(ctx, claimed, csr, deadline);
+  ctx.telemetry.count('CertificateIssued');
+  ctx.telemetry.log('info', how === 'fresh' ? 'Certificate issued' : 'Certificate issued, resuming a suspended claim', {
+    serialNumber: active.serialNumber,
+    certificateId: active.certificateId,
+    key: csr.keyDescription,
+  });
+  return grantFor(ctx, active, connection);
 }

@@ -557,6 +557,7 @@ describe('CertificateVendingMachine', () => {
               'dynamodb:GetItem',
               'dynamodb:PutItem',
               'dynamodb:Query',
+              'dynamodb:UpdateItem',
             ],
             Resource: `\${${table}.Arn}`,
           },

@@ -13,6 +13,7 @@ import { DEFAULT_SETTINGS, type CoreContext, type CoreSettings } from '../../res
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../resolvers/core/device.ts';
 import { ThrottledError } from '../../resolvers/core/errors.ts';
 import type {
+  BlindClaim,
   CertificateAuthority,
   CertificateStatus,
   CertificateSummary,
@@ -134,6 +135,9 @@ export class FaultyStore implements DeviceStore {
   }
   replace(record: DeviceRecord, expectedVersion: number): Promise<SwapOutcome> {
     return this.faults.around('store.replace', () => this.inner.replace(record, expectedVersion));
+  }
+  claim(serialNumber: string, claim: BlindClaim): Promise<DeviceRecord | undefined> {
+    return this.faults.around('store.claim', () => this.inner.claim(serialNumber, claim));
   }
   delete(serialNumber: string, expectedVersion: number): Promise<void> {
     return this.faults.around('store.delete', () => this.inner.delete(serialNumber, expectedVersion));

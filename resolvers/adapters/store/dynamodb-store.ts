@@ -15,11 +15,12 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../core/device.ts';
 import { ConditionFailedError, CvmError, ThrottledError } from '../../core/errors.ts';
 import { parseDeviceRecord } from '../../core/device-record.ts';
-import type { DeviceStore, Page, SwapOutcome } from '../../core/ports.ts';
+import type { BlindClaim, DeviceStore, Page, SwapOutcome } from '../../core/ports.ts';
 import { sendTranslated } from './dynamodb-errors.ts';
 import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../../../contract/table-layout.ts';
 
@@ -122,6 +123,47 @@ export class DynamoDbDeviceStore implements DeviceStore {
       return 'won';
     } catch (error) {
       if (error instanceof ConditionFailedError) return 'lost';
+      throw error;
+    }
+  }
+
+  async claim(serialNumber: string, claim: BlindClaim): Promise<DeviceRecord | undefined> {
+    try {
+      const { Attributes: item } = await this.call(() =>
+        this.documents.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: deviceKey(serialNumber),
+            UpdateExpression: 'SET #status = :issuing, #lease = :lease, #updatedAt = :now, #version = #version + :one',
+            // ISO-8601 times of one format compare as strings; a device without an expiry never matches.
+            ConditionExpression:
+              'attribute_exists(#pk) AND #status = :pending AND #locked = :false AND #tokenHash = :tokenHash AND #tokenExpiresAt > :now',
+            ExpressionAttributeNames: {
+              '#pk': PARTITION_KEY,
+              '#status': 'status',
+              '#lease': 'lease',
+              '#updatedAt': 'updatedAt',
+              '#version': 'version',
+              '#locked': 'locked',
+              '#tokenHash': 'tokenHash',
+              '#tokenExpiresAt': 'tokenExpiresAt',
+            },
+            ExpressionAttributeValues: {
+              ':issuing': 'ISSUING',
+              ':pending': 'PENDING',
+              ':false': false,
+              ':one': 1,
+              ':lease': claim.lease,
+              ':now': claim.now,
+              ':tokenHash': claim.tokenHash,
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      return item === undefined ? undefined : toDeviceRecord(item);
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return undefined;
       throw error;
     }
   }

@@ -1,15 +1,17 @@
 /**
- * Undo a failed issuance: discard (or, when an admin revoked it meanwhile, revoke) the certificate it created,
- * release the claim when we still hold it, and say what the device should do. If the certificate cannot be
- * discarded now, it stays recorded on the item under an expired lease, so the next request (or the reconciler)
- * finishes the cleanup before anything else happens.
+ * Undo a failed issuance: discard (or, when an admin revoked it meanwhile or its ISSUED event may name it,
+ * revoke) the certificate it created, release the claim when we still hold it, and say what the device should do.
+ * A throttled or timed-out issuance whose certificate is recorded is not undone but suspended: the device's retry
+ * with the same key resumes it (no second certificate). If the certificate cannot be discarded now, it stays
+ * recorded on the item under an expired lease, so the next request (or the reconciler) finishes the cleanup
+ * before anything else happens.
  */
 import { describeError, recordEvent } from '../audit.ts';
 import { discardCertificate, revokeCertificateInAuthority } from '../certificate-lifecycle.ts';
 import type { CoreContext } from '../context.ts';
 import type { DeviceRecord } from '../device.ts';
-import { abandon, release } from '../device-lifecycle.ts';
-import type { CvmError } from '../errors.ts';
+import { abandon, release, suspend } from '../device-lifecycle.ts';
+import { isCvmError, ThrottledError, type CvmError } from '../errors.ts';
 import type { CreatedCertificate } from '../ports.ts';
 import { swap } from '../store-writes.ts';
 import { issuanceFailed, issuanceInProgress, revokedWhileIssuing } from './answers.ts';
@@ -27,6 +29,7 @@ export async function compensate(
   created: CreatedCertificate | undefined,
   error: unknown,
   deadline: number,
+  activated: boolean,
 ): Promise<CvmError | DeviceRecord> {
   const owner = current.lease?.owner ?? '';
   let latest: DeviceRecord | 'unknown' | undefined = 'unknown';
@@ -48,14 +51,27 @@ export async function compensate(
   const claimLost = latest !== 'unknown' && held === undefined;
   // Our record of the certificate landed: from then on the device item names it.
   const recorded = ours !== undefined && current.certificateId === ours;
+  if (held !== undefined && recorded && !activated && isResumable(error)) {
+    await swap(ctx.store, suspend(held, ctx.clock.now(), owner)).catch((suspendError: unknown) => {
+      ctx.telemetry.log('warn', 'Could not suspend the claim after a failed issuance; it expires with its lease', {
+        serialNumber: current.serialNumber,
+        error: describeError(suspendError),
+      });
+      return 'lost';
+    });
+    // Suspended or not, the certificate stays recorded: the device's retry resumes, or a takeover cleans up.
+    return answered(ctx, current.serialNumber, error, answerFor(error, latest, false, false));
+  }
+
   const cleanupDeadline = Math.max(deadline, ctx.clock.now().getTime()) + ctx.settings.compensationBudgetMs;
   let discarded = true;
   if (created !== undefined && !(latest === 'unknown' && recorded)) {
     const ref = { thingName: current.thingName, ...created };
     try {
-      // A revoke or reset that won the race saw our certificate on the item and named it in its REVOKED event:
-      // it stays, revoked, as the evidence that event points at. Otherwise nothing names it: it goes.
-      if (claimLost && recorded) await revokeCertificateInAuthority(ctx, cleanupDeadline, ref);
+      // A revoke or reset that won the race saw our certificate on the item and named it in its REVOKED event;
+      // an activated certificate may be named by the ISSUED event written alongside the final write: either
+      // way it stays, revoked, as the evidence that event points at. Otherwise nothing names it: it goes.
+      if ((claimLost && recorded) || activated) await revokeCertificateInAuthority(ctx, cleanupDeadline, ref);
       else await discardCertificate(ctx, cleanupDeadline, ref);
     } catch (cleanupError) {
       discarded = false;
@@ -81,13 +97,29 @@ export async function compensate(
     }
   }
 
-  const answer = answerFor(error, latest, claimLost, created !== undefined && !discarded);
+  return answered(
+    ctx,
+    current.serialNumber,
+    error,
+    answerFor(error, latest, claimLost, created !== undefined && !discarded),
+  );
+}
+
+/** Throttling and running out of time pass: the same request a little later would go through. */
+function isResumable(error: unknown): boolean {
+  return (
+    error instanceof ThrottledError ||
+    (isCvmError(error) && (error.errorType === 'Throttled' || error.errorType === 'IssuanceInProgress'))
+  );
+}
+
+async function answered(ctx: CoreContext, serialNumber: string, error: unknown, answer: CvmError): Promise<CvmError> {
   ctx.telemetry.log(answer.errorType === 'InternalError' ? 'error' : 'warn', 'Certificate issuance failed', {
-    serialNumber: current.serialNumber,
+    serialNumber,
     errorType: answer.errorType,
     error: describeError(error),
   });
-  await recordEvent(ctx, current.serialNumber, 'ISSUE_FAILED', DEVICE, { errorType: answer.errorType });
+  await recordEvent(ctx, serialNumber, 'ISSUE_FAILED', DEVICE, { errorType: answer.errorType });
   return answer;
 }
 

@@ -26,12 +26,28 @@ export async function recordIssued(ctx: CoreContext, active: DeviceRecord, keyDe
   );
 }
 
-export async function grantFor(ctx: CoreContext, record: DeviceRecord, deadline: number): Promise<CertificateGrant> {
+export type Connection = Awaited<ReturnType<CoreContext['authority']['connectionInfo']>>;
+
+/**
+ * Start fetching what a device needs to connect, to await it only when answering. A failure is kept for the
+ * answer (and never left unhandled when the request fails first).
+ */
+export function fetchConnection(ctx: CoreContext, deadline: number): Promise<Connection> {
+  const connection = retryThrottled(ctx, deadline, () => ctx.authority.connectionInfo());
+  connection.catch(() => undefined);
+  return connection;
+}
+
+export async function grantFor(
+  ctx: CoreContext,
+  record: DeviceRecord,
+  connectionInfo: Promise<Connection>,
+): Promise<CertificateGrant> {
   const { certificateId, certificateArn, certificatePem, issuedAt } = record;
   if (!certificateId || !certificateArn || !certificatePem || !issuedAt) {
     throw new CvmError('InternalError', 'The device record is incomplete; ask an administrator to reset the device.');
   }
-  const connection = await retryThrottled(ctx, deadline, () => ctx.authority.connectionInfo());
+  const connection = await connectionInfo;
   return {
     serialNumber: record.serialNumber,
     thingName: record.thingName,

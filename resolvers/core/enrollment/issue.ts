@@ -1,6 +1,9 @@
 /**
- * Issue the certificate for a claimed device: create it (inactive) and the thing, record the certificate on the
- * item, attach the policy and the thing, activate it, and finalize (→ ACTIVE). Any failure is compensated.
+ * Issue the certificate for a claimed device in four rounds after the claim: create it (inactive) ∥ make the
+ * thing; record it on the item ∥ attach the policy ∥ attach the thing; activate it; finalize (→ ACTIVE) ∥ write
+ * the ISSUED event. Recording runs alongside the attachments because nothing can use the certificate before it
+ * is activated, and activation waits for the record. Any failure is compensated; a resumed claim starts at the
+ * attachments, its certificate already recorded.
  */
 import type { CoreContext } from '../context.ts';
 import type { InspectedCsr } from '../csr.ts';
@@ -13,9 +16,18 @@ import { retryThrottled } from '../throttle-retry.ts';
 import { outOfTime } from './answers.ts';
 import { ClaimLostError } from './claim-lost.ts';
 import { compensate } from './compensate.ts';
+import { recordIssued } from './grant.ts';
 
 /** Do not activate a certificate when the lease has less than this left: a takeover may be about to start. */
 const LEASE_SAFETY_MS = 5_000;
+
+/** How far an issuance got: what compensation must undo. */
+interface Progress {
+  current: DeviceRecord;
+  created: CreatedCertificate | undefined;
+  /** The certificate is active in the authority (and its ISSUED event may have been written). */
+  activated: boolean;
+}
 
 /** Returns the ACTIVE record, or throws the answer for the device after undoing the attempt. */
 export async function issue(
@@ -26,34 +38,98 @@ export async function issue(
 ): Promise<DeviceRecord> {
   const { authority } = ctx;
   const owner = claimed.lease?.owner ?? '';
-  let current = claimed;
-  let created: CreatedCertificate | undefined;
-  try {
+  const progress: Progress = { current: claimed, created: undefined, activated: false };
+  return compensated(ctx, progress, deadline, async () => {
     const [certificate, thing] = await Promise.allSettled([
       retryThrottled(ctx, deadline, () => authority.createCertificate(csr.pem)),
-      retryThrottled(ctx, deadline, () => authority.ensureThing(current.thingName, current.attributes ?? {})),
+      retryThrottled(ctx, deadline, () => authority.ensureThing(claimed.thingName, claimed.attributes ?? {})),
     ]);
-    if (certificate.status === 'fulfilled') created = certificate.value;
+    if (certificate.status === 'fulfilled') progress.created = certificate.value;
     else throw certificate.reason;
     if (thing.status === 'rejected') throw thing.reason;
-    const issued = created;
+    const issued = progress.created;
 
-    // Recorded before it can be used: a crash from here on leaves a certificate the item points at.
-    current = await write(ctx, recordCertificate(current, ctx.clock.now(), owner, issued));
+    // Recorded before it can be used: activation waits for this write, so a crash from then on leaves a
+    // certificate the item points at.
+    const recording = write(ctx, recordCertificate(claimed, ctx.clock.now(), owner, issued)).then((recorded) => {
+      progress.current = recorded;
+    });
+    await settleAll([recording, ...attachments(ctx, claimed.thingName, issued.certificateArn, deadline)]);
+    return activateAndFinalize(ctx, progress, csr, deadline);
+  });
+}
 
-    await settleAll([
-      retryThrottled(ctx, deadline, () => authority.attachPolicy(issued.certificateArn)),
-      retryThrottled(ctx, deadline, () => authority.attachThingPrincipal(current.thingName, issued.certificateArn)),
-    ]);
-    requireLeaseTime(ctx, current);
-    await retryThrottled(ctx, deadline, () => authority.setCertificateStatus(issued.certificateId, 'ACTIVE'));
+/** Finish a suspended issuance this request resumed: its certificate is recorded; attach, activate, finalize. */
+export async function resumeIssuance(
+  ctx: CoreContext,
+  resumed: DeviceRecord,
+  csr: InspectedCsr,
+  deadline: number,
+): Promise<DeviceRecord> {
+  const { certificateId, certificateArn, certificatePem } = resumed;
+  if (certificateId === undefined || certificateArn === undefined || certificatePem === undefined) {
+    throw new CvmError('InternalError', 'The device record is incomplete; ask an administrator to reset the device.');
+  }
+  const progress: Progress = {
+    current: resumed,
+    created: { certificateId, certificateArn, certificatePem },
+    activated: false,
+  };
+  return compensated(ctx, progress, deadline, async () => {
+    // Attaching what is already attached is harmless: the suspended request may have done either.
+    await settleAll(attachments(ctx, resumed.thingName, certificateArn, deadline));
+    return activateAndFinalize(ctx, progress, csr, deadline);
+  });
+}
 
-    return await write(ctx, activate(current, ctx.clock.now(), owner));
+async function compensated(
+  ctx: CoreContext,
+  progress: Progress,
+  deadline: number,
+  steps: () => Promise<DeviceRecord>,
+): Promise<DeviceRecord> {
+  try {
+    return await steps();
   } catch (error) {
-    const outcome = await compensate(ctx, current, created, error, deadline);
+    const outcome = await compensate(ctx, progress.current, progress.created, error, deadline, progress.activated);
     if (outcome instanceof CvmError) throw outcome;
     return outcome;
   }
+}
+
+function attachments(
+  ctx: CoreContext,
+  thingName: string,
+  certificateArn: string,
+  deadline: number,
+): Promise<unknown>[] {
+  const { authority } = ctx;
+  return [
+    retryThrottled(ctx, deadline, () => authority.attachPolicy(certificateArn)),
+    retryThrottled(ctx, deadline, () => authority.attachThingPrincipal(thingName, certificateArn)),
+  ];
+}
+
+/** Activate last, then the final write and the ISSUED event together (the event is keyed once per certificate). */
+async function activateAndFinalize(
+  ctx: CoreContext,
+  progress: Progress,
+  csr: InspectedCsr,
+  deadline: number,
+): Promise<DeviceRecord> {
+  const { current } = progress;
+  const owner = current.lease?.owner ?? '';
+  const certificateId = current.certificateId ?? '';
+  requireLeaseTime(ctx, current);
+  await retryThrottled(ctx, deadline, () => ctx.authority.setCertificateStatus(certificateId, 'ACTIVE'));
+  progress.activated = true;
+  const active = activate(current, ctx.clock.now(), owner);
+  // The final write is started first: a process that dies before it writes no event either. Both settle before
+  // any compensation starts.
+  const finalWrite = write(ctx, active);
+  const issuedEvent = isRefusal(active) ? Promise.resolve() : recordIssued(ctx, active, csr.keyDescription);
+  await Promise.allSettled([finalWrite, issuedEvent]);
+  return finalWrite;
 }
 
 async function write(ctx: CoreContext, transition: Transition): Promise<DeviceRecord> {

@@ -18,31 +18,31 @@ import { ADMIN, FAULT_KINDS, startCoreHarness, type CoreHarness } from '../../..
 import { makeCsr, type MadeCsr } from '../../../support/csr.ts';
 
 const ENROLL_STEPS = [
-  'store.get#1',
-  'store.replace#1', // claim
+  'store.claim#1', // claim, without reading first
+  'authority.connectionInfo#1', // alongside the issuance, for the answer
   'authority.createCertificate#1',
   'authority.ensureThing#1',
-  'store.replace#2', // record the certificate
+  'store.replace#1', // record the certificate, alongside the attachments
   'authority.attachPolicy#1',
   'authority.attachThingPrincipal#1',
   'authority.setCertificateStatus(ACTIVE)#1',
-  'store.replace#3', // activate
+  'store.replace#2', // activate, alongside the ISSUED event
   'store.appendEvent#1', // ISSUED
-  'authority.connectionInfo#1',
 ];
 /** Activation fails; these undo the attempt. */
 const ENROLL_CLEANUP_STEPS = [
-  'store.get#2', // what does the item say now?
+  'store.get#1', // what does the item say now?
   'authority.setCertificateStatus(INACTIVE)#1',
   'authority.detachPolicy#1',
   'authority.detachThingPrincipal#1',
   'authority.deleteCertificate#1',
-  'store.replace#3', // release
+  'store.replace#2', // release
   'store.appendEvent#1', // ISSUE_FAILED
 ];
 const FAILED_ACTIVATION = 'authority.setCertificateStatus(ACTIVE)#1';
 const WRONG_TOKEN_STEPS = [
-  'store.get#1',
+  'store.claim#1' /* refused */,
+  'store.get#1' /* to explain the refusal */,
   'store.replace#1' /* the counter */,
   'store.appendEvent#1' /* TOKEN_FAILED */,
 ];
@@ -189,6 +189,26 @@ describe('fault matrix', () => {
       h.faults.reset();
       await expect(enroll(device, 'A'.repeat(43))).rejects.toThrow();
       expect(h.faults.trace).toEqual(WRONG_TOKEN_STEPS);
+    });
+
+    it('an unknown serial: the same work as a wrong token (a refused claim, a read, two conditional writes)', async () => {
+      const device = await newDevice();
+      h.faults.reset();
+      await expect(
+        requestCertificate(h.ctx, {
+          serialNumber: `${device.serial}-UNKNOWN`,
+          registrationToken: 'A'.repeat(43),
+          csr: (await makeCsr({ commonName: `${device.serial}-UNKNOWN` })).csrPem,
+        }),
+      ).rejects.toThrow();
+      // Both writes lose (nothing exists to count); a wrong token's second write is its TOKEN_FAILED event.
+      expect(h.faults.trace).toEqual(['store.claim#1', 'store.get#1', 'store.replace#1', 'store.replace#2']);
+      expect(WRONG_TOKEN_STEPS.map((step) => step.replace(/\.(replace|appendEvent)#\d/, '.write'))).toEqual([
+        'store.claim#1',
+        'store.get#1',
+        'store.write',
+        'store.write',
+      ]);
     });
 
     it('revoke and reset', async () => {

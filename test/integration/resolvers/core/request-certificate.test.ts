@@ -51,8 +51,8 @@ function wrongToken(seed: number): string {
 }
 
 /**
- * Run `action` with the store's replace() going through `intercept`, which gets the write's number (1: claim,
- * 2: record the certificate, 3: finalize) and the real write to call, or not.
+ * Run `action` with the store's replace() going through `intercept`, which gets the write's number (the claim is
+ * not one: 1: record the certificate, 2: finalize) and the real write to call, or not.
  */
 async function withWrites<T>(
   intercept: (write: number, perform: () => Promise<SwapOutcome>) => Promise<SwapOutcome>,
@@ -338,16 +338,21 @@ describe('requestCertificate', () => {
       expect(await certificatesOf(serial)).toEqual([]);
     });
 
-    it('when the final write fails, the certificate is discarded', async () => {
+    it('when the final write fails, the certificate its ISSUED event names is revoked and kept', async () => {
       const { serial, token } = await newDevice();
       const csr = await makeCsr({ commonName: serial });
       const answer = await withWrites(
-        (write, perform) => (write === 3 ? Promise.reject(new Error('injected write failure')) : perform()),
+        (write, perform) => (write === 2 ? Promise.reject(new Error('injected write failure')) : perform()),
         () => outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
       );
       expect(answer).toBe('InternalError');
       expect((await h.table.store.get(serial))?.status).toBe('PENDING');
-      expect(await certificatesOf(serial)).toEqual([]);
+      const [spent] = await certificatesOf(serial);
+      expect(await certificatesOf(serial)).toEqual([{ id: spent?.id, status: 'REVOKED' }]);
+      const events = (await h.table.store.listEvents(serial, 10)).items;
+      expect(
+        events.filter((event) => event.type === 'ISSUED').map((event) => event.details?.['certificateId']),
+      ).toEqual([spent?.id]);
       await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem });
     });
 
@@ -357,7 +362,7 @@ describe('requestCertificate', () => {
       const grant = await withWrites(
         async (write, perform) => {
           const outcome = await perform();
-          if (write === 3) throw new Error('connection reset after the write');
+          if (write === 2) throw new Error('connection reset after the write');
           return outcome;
         },
         () => requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }),
@@ -369,7 +374,7 @@ describe('requestCertificate', () => {
       const { serial, token } = await newDevice();
       const csr = await makeCsr({ commonName: serial });
       // Simulate a crash after the certificate was recorded: the attempt never finishes.
-      const gate = h.authority.pause('attachPolicy');
+      const gate = h.authority.pause('setCertificateStatus');
       void requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }).catch(
         () => undefined,
       );
@@ -411,20 +416,69 @@ describe('requestCertificate', () => {
       expect(h.authority.calls.filter((call) => call === 'createCertificate')).toHaveLength(4);
     });
 
-    it('answers Throttled after the budget and leaves the device able to retry', async () => {
+    /** A device whose first request was throttled past its budget after its certificate was recorded. */
+    async function throttledAfterRecording(): Promise<{ serial: string; token: string; csr: string; spent: string }> {
       const { serial, token } = await newDevice();
-      const csr = await makeCsr({ commonName: serial });
+      const csr = (await makeCsr({ commonName: serial })).csrPem;
       h.authority.failNext('attachThingPrincipal', new ThrottledError('Rate exceeded'), 1000);
       try {
-        expect(
-          await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
-        ).toBe('Throttled');
+        expect(await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr }))).toBe(
+          'Throttled',
+        );
       } finally {
         h.authority.reset();
       }
-      expect((await h.table.store.get(serial))?.status).toBe('PENDING');
-      expect((await certificatesOf(serial)).filter((c) => c.status === 'ACTIVE')).toEqual([]);
-      await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem });
+      const record = await h.table.store.get(serial);
+      expect(record).toMatchObject({ status: 'ISSUING', lease: { suspended: true } });
+      expect(await certificatesOf(serial)).toEqual([{ id: record?.certificateId, status: 'INACTIVE' }]);
+      return { serial, token, csr, spent: record?.certificateId ?? '' };
+    }
+
+    it('answers Throttled after the budget, and the retry with the same key resumes: no second certificate', async () => {
+      const { serial, token, csr, spent } = await throttledAfterRecording();
+      const grant = await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr });
+      expect(grant.certificateId).toBe(spent);
+      expect(h.authority.calls.filter((call) => call === 'createCertificate')).toEqual([]);
+      expect(await certificatesOf(serial)).toEqual([{ id: spent, status: 'ACTIVE' }]);
+      const events = (await h.table.store.listEvents(serial, 10)).items;
+      expect(
+        events.filter((event) => event.type === 'ISSUED').map((event) => event.details?.['certificateId']),
+      ).toEqual([spent]);
+    });
+
+    it('a suspended claim is not resumed with a wrong token, and not by another key while its lease lives', async () => {
+      const { serial, token, spent } = await throttledAfterRecording();
+      const otherKey = (await makeCsr({ commonName: serial })).csrPem;
+      expect(
+        await outcome(
+          requestCertificate(h.ctx, { serialNumber: serial, registrationToken: wrongToken(7), csr: otherKey }),
+        ),
+      ).toBe('InvalidRegistrationToken');
+      expect(
+        await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: otherKey })),
+      ).toBe('IssuanceInProgress');
+      expect((await h.table.store.get(serial))?.certificateId).toBe(spent);
+    });
+
+    it('another key takes over a suspended claim once its lease expires, and cleans up as for any abandoned one', async () => {
+      const { serial, token, csr, spent } = await throttledAfterRecording();
+      h.clock.advance(61_000);
+      const otherKey = (await makeCsr({ commonName: serial })).csrPem;
+      const grant = await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: otherKey });
+      expect(grant.certificateId).not.toBe(spent);
+      expect(await certificatesOf(serial)).toEqual([{ id: grant.certificateId, status: 'ACTIVE' }]);
+      // The first key's retry now finds the device enrolled with another key.
+      expect(await outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr }))).toBe(
+        'AlreadyProvisioned',
+      );
+    });
+
+    it('the same key after the lease expired takes over and starts again, as for any abandoned claim', async () => {
+      const { serial, token, csr, spent } = await throttledAfterRecording();
+      h.clock.advance(61_000);
+      const grant = await requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr });
+      expect(grant.certificateId).not.toBe(spent);
+      expect(await certificatesOf(serial)).toEqual([{ id: grant.certificateId, status: 'ACTIVE' }]);
     });
   });
 
@@ -449,7 +503,7 @@ describe('requestCertificate', () => {
     it('a reset during issuance wins: the old token is dead and the new one enrolls', async () => {
       const { serial, token } = await newDevice();
       const csr = await makeCsr({ commonName: serial });
-      const gate = h.authority.pause('attachPolicy');
+      const gate = h.authority.pause('setCertificateStatus');
       const enrolling = outcome(
         requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }),
       );
@@ -546,7 +600,7 @@ describe('requestCertificate', () => {
     it('a request whose lease expired cannot finish after another took over', async () => {
       const { serial, token } = await newDevice();
       const csr = await makeCsr({ commonName: serial });
-      const gate = h.authority.pause('attachPolicy');
+      const gate = h.authority.pause('setCertificateStatus');
       const stale = outcome(
         requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem }),
       );
@@ -606,7 +660,7 @@ describe('requestCertificate', () => {
         grant = await withWrites(
           async (write, perform) => {
             const outcome = await perform();
-            if (write === 3) {
+            if (write === 2) {
               failReads = 1;
               throw new Error('connection reset after the write');
             }
@@ -626,7 +680,7 @@ describe('requestCertificate', () => {
       const csr = await makeCsr({ commonName: serial });
       const answer = await withWrites(
         (write, perform) =>
-          write === 2 ? Promise.reject(new ThrottledError('ProvisionedThroughputExceededException')) : perform(),
+          write === 1 ? Promise.reject(new ThrottledError('ProvisionedThroughputExceededException')) : perform(),
         () => outcome(requestCertificate(h.ctx, { serialNumber: serial, registrationToken: token, csr: csr.csrPem })),
       );
       expect(answer).toBe('Throttled');

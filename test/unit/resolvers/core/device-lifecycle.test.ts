@@ -10,7 +10,10 @@ import {
   recordCertificate,
   release,
   reset,
+  resumableBy,
+  resume,
   revoke,
+  suspend,
   takeOver,
   WRONG_TOKEN_REPORT_INTERVAL_MS,
   type Transition,
@@ -248,6 +251,40 @@ describe('device lifecycle', () => {
       reports.push(counted.report?.count);
       expect(reports).toEqual([1, undefined, undefined, 3]);
       expect(counted.record.failedAttempts).toBe(0);
+    });
+  });
+
+  describe('suspend and resume', () => {
+    const recorded = issuing(LATER, { ...CERTIFICATE, publicKeyFingerprint: 'f1' });
+    const terms = { now: NOW, owner: 'owner-2', leaseSeconds: 60, publicKeyFingerprint: 'f1' };
+
+    it('suspends only the claim of its holder with a recorded certificate, keeping its expiry', () => {
+      expect(suspend(recorded, NOW, OWNER)).toMatchObject({
+        status: 'ISSUING',
+        certificateId: 'c1',
+        lease: { owner: OWNER, expiresAt: LATER, suspended: true },
+        version: 5,
+      });
+      expect(isRefusal(suspend(recorded, NOW, 'someone else'))).toBe(true);
+      expect(isRefusal(suspend(issuing(LATER), NOW, OWNER))).toBe(true);
+    });
+
+    it('resumes a suspended claim for the same key under a fresh lease, never for another key or after expiry', () => {
+      const suspended = suspend(recorded, NOW, OWNER);
+      if (isRefusal(suspended)) throw new Error(suspended.reason);
+      expect(resumableBy(suspended, 'f1', NOW)).toBe(true);
+      const resumed = resume(suspended, terms);
+      expect(resumed).toMatchObject({
+        status: 'ISSUING',
+        certificateId: 'c1',
+        lease: { owner: 'owner-2' },
+        version: 6,
+      });
+      expect(resumed).not.toHaveProperty('lease.suspended');
+      expect(isRefusal(resume(suspended, { ...terms, publicKeyFingerprint: 'f2' }))).toBe(true);
+      expect(isRefusal(resume(suspended, { ...terms, now: new Date(Date.parse(LATER) + 1) }))).toBe(true);
+      // A claim that was never suspended (its holder may still be working) is not resumable.
+      expect(isRefusal(resume(recorded, terms))).toBe(true);
     });
   });
 });

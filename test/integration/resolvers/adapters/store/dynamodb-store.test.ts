@@ -158,6 +158,47 @@ describe('DynamoDbDeviceStore on dynalite', () => {
     });
   });
 
+  describe('claim, without reading first', () => {
+    const NOW = '2025-06-01T00:00:00.000Z';
+    const TOKEN_HASH = 'a'.repeat(64);
+    const lease = { owner: 'o-1', expiresAt: '2025-06-01T00:01:00.000Z', publicKeyFingerprint: 'f1' };
+    const claimable = (serial: string, overrides: Partial<DeviceRecord> = {}) =>
+      device(serial, { tokenHash: TOKEN_HASH, tokenExpiresAt: '2025-06-02T00:00:00.000Z', version: 3, ...overrides });
+
+    it('claims a PENDING device for its token: ISSUING under the lease, version + 1', async () => {
+      await store.create(claimable('claim-ok'));
+      const claimed = await store.claim('claim-ok', { tokenHash: TOKEN_HASH, now: NOW, lease });
+      expect(claimed).toStrictEqual({ ...claimable('claim-ok'), status: 'ISSUING', lease, updatedAt: NOW, version: 4 });
+      expect(await store.get('claim-ok')).toStrictEqual(claimed);
+    });
+
+    it.each([
+      ['another token', {}, 'b'.repeat(64)],
+      ['a locked device', { locked: true }, TOKEN_HASH],
+      ['an expired token', { tokenExpiresAt: NOW }, TOKEN_HASH],
+      ['an ACTIVE device', { status: 'ACTIVE' as const }, TOKEN_HASH],
+      ['an ISSUING device', { status: 'ISSUING' as const, lease }, TOKEN_HASH],
+    ])('refuses %s and writes nothing', async (why, overrides, tokenHash) => {
+      const serial = `claim-refused-${why.replaceAll(' ', '-')}`;
+      await store.create(claimable(serial, overrides));
+      const before = await store.get(serial);
+      await expect(store.claim(serial, { tokenHash, now: NOW, lease })).resolves.toBeUndefined();
+      expect(await store.get(serial)).toStrictEqual(before);
+    });
+
+    it('refuses a device without a token expiry', async () => {
+      const { tokenExpiresAt: _expiry, ...withoutExpiry } = claimable('claim-no-expiry');
+      await store.create(withoutExpiry);
+      await expect(store.claim('claim-no-expiry', { tokenHash: TOKEN_HASH, now: NOW, lease })).resolves.toBeUndefined();
+      expect((await store.get('claim-no-expiry'))?.status).toBe('PENDING');
+    });
+
+    it('refuses an unknown serial the same way, creating nothing', async () => {
+      await expect(store.claim('claim-nobody', { tokenHash: TOKEN_HASH, now: NOW, lease })).resolves.toBeUndefined();
+      expect(await store.get('claim-nobody')).toBeUndefined();
+    });
+  });
+
   describe('delete', () => {
     it('refuses a stale version and keeps the device', async () => {
       await store.create(device('delete-stale', { version: 2 }));
