@@ -188,18 +188,29 @@ export function revoke(record: DeviceRecord, now: Date, reason: string | undefin
   );
 }
 
-/** REVOKED → PENDING with a new token, unlocked, with no certificate. */
+/**
+ * REVOKED → PENDING with a new token, unlocked, with no certificate. The pinned key stays, unless the admin gives
+ * a new one (`publicKeyPin`).
+ */
 export function reset(
   record: DeviceRecord,
   now: Date,
   token: { tokenHash: string; tokenExpiresAt: string },
+  publicKeyPin?: string,
 ): Transition {
   const refused = requireStatus(record, 'REVOKED');
   if (refused) return refused;
   return next(
     record,
     now,
-    { status: 'PENDING', ...token, failedAttempts: 0, locked: false, unreportedWrongTokens: 0 },
+    {
+      status: 'PENDING',
+      ...token,
+      failedAttempts: 0,
+      locked: false,
+      unreportedWrongTokens: 0,
+      ...(publicKeyPin === undefined ? {} : { publicKeyPin }),
+    },
     ['lease', 'issuedAt', 'revokedAt', 'revocationReason', 'wrongTokensReportedAt', ...CERTIFICATE_FIELDS],
   );
 }
