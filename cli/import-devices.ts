@@ -15,6 +15,8 @@ import { InputFileError } from './errors.ts';
 export interface ImportRow {
   readonly serialNumber: string;
   readonly thingName?: string;
+  /** PEM public key to pin (the cell holds the PEM itself, in double quotes since it spans lines). */
+  readonly publicKey?: string;
 }
 
 export interface ImportHooks {
@@ -33,13 +35,18 @@ export interface ImportSummary {
   readonly skipped: readonly string[];
 }
 
-const KNOWN_COLUMNS: ReadonlySet<string> = new Set(['serialNumber', 'thingName']);
+const KNOWN_COLUMNS: ReadonlySet<string> = new Set(['serialNumber', 'thingName', 'publicKey']);
+const PEM_PUBLIC_KEY_START = '-----BEGIN PUBLIC KEY-----';
 /** Rounds of "register, find who exists, drop them" per batch; more means someone keeps registering the same serials. */
 const MAX_ROUNDS_PER_BATCH = 3;
 /** Concurrent `device` lookups while finding which serials of a refused batch exist. */
 const LOOKUP_CONCURRENCY = 10;
 
-/** Parse `serialNumber[,thingName]` with a header row. Rejects unknown columns, empty serials and duplicates. */
+/**
+ * Parse `serialNumber[,thingName][,publicKey]` with a header row. Rejects unknown columns, empty serials and
+ * duplicates. A publicKey cell holds the PEM itself (quoted, line breaks and all), not a file name: the CSV stays
+ * one self-contained file a factory can write, and a cell that is not a PEM public key is refused here, by row.
+ */
 export function parseDeviceCsv(text: string): ImportRow[] {
   let records: Record<string, string>[];
   try {
@@ -53,7 +60,9 @@ export function parseDeviceCsv(text: string): ImportRow[] {
   }
   const unknown = header.filter((column) => !KNOWN_COLUMNS.has(column));
   if (unknown.length > 0) {
-    throw new InputFileError(`Unknown CSV column(s): ${unknown.join(', ')}. Expected serialNumber[,thingName].`);
+    throw new InputFileError(
+      `Unknown CSV column(s): ${unknown.join(', ')}. Expected serialNumber[,thingName][,publicKey].`,
+    );
   }
   const seen = new Set<string>();
   return records.map((record, index) => {
@@ -63,7 +72,17 @@ export function parseDeviceCsv(text: string): ImportRow[] {
     if (seen.has(serialNumber)) throw new InputFileError(`Row ${line} repeats serial number ${serialNumber}.`);
     seen.add(serialNumber);
     const thingName = record.thingName ?? '';
-    return thingName === '' ? { serialNumber } : { serialNumber, thingName };
+    const publicKey = record.publicKey ?? '';
+    if (publicKey !== '' && !publicKey.startsWith(PEM_PUBLIC_KEY_START)) {
+      throw new InputFileError(
+        `Row ${line}: publicKey must be the PEM itself (${PEM_PUBLIC_KEY_START} …), in double quotes, not a file name.`,
+      );
+    }
+    return {
+      serialNumber,
+      ...(thingName === '' ? {} : { thingName }),
+      ...(publicKey === '' ? {} : { publicKey }),
+    };
   });
 }
 
@@ -175,6 +194,7 @@ function toInput(row: ImportRow, tokenTtlSeconds: number | undefined): RegisterD
   return {
     serialNumber: row.serialNumber,
     ...(row.thingName === undefined ? {} : { thingName: row.thingName }),
+    ...(row.publicKey === undefined ? {} : { publicKey: row.publicKey }),
     ...(tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds }),
   };
 }

@@ -19,7 +19,7 @@ export const MAX_REGISTER_BATCH = 100;
 export const MAX_PAGE_SIZE = 100;
 
 const DEVICE_FIELDS = `
-  serialNumber thingName status locked attributes certificateId certificateArn
+  serialNumber thingName status locked attributes publicKeyPin certificateId certificateArn
   registeredAt tokenExpiresAt issuedAt revokedAt revocationReason updatedAt`;
 const REGISTRATION_FIELDS = `registrationToken tokenExpiresAt device { ${DEVICE_FIELDS} }`;
 const EVENT_FIELDS = 'serialNumber type at actor details';
@@ -42,8 +42,8 @@ const DEVICE_EVENTS = `query DeviceEvents($serialNumber: String!, $limit: Int, $
 const REVOKE_CERTIFICATE = `mutation RevokeCertificate($serialNumber: String!, $reason: String) {
   revokeCertificate(serialNumber: $serialNumber, reason: $reason) { ${DEVICE_FIELDS} }
 }`;
-const RESET_DEVICE = `mutation ResetDevice($serialNumber: String!, $tokenTtlSeconds: Int) {
-  resetDevice(serialNumber: $serialNumber, tokenTtlSeconds: $tokenTtlSeconds) { ${REGISTRATION_FIELDS} }
+const RESET_DEVICE = `mutation ResetDevice($serialNumber: String!, $tokenTtlSeconds: Int, $publicKey: String) {
+  resetDevice(serialNumber: $serialNumber, tokenTtlSeconds: $tokenTtlSeconds, publicKey: $publicKey) { ${REGISTRATION_FIELDS} }
 }`;
 
 const RECONCILE = `mutation Reconcile($input: ReconcileInput) {
@@ -60,6 +60,12 @@ export interface ListDevicesOptions extends PageOptions {
   readonly status?: DeviceStatus;
 }
 
+export interface ResetDeviceOptions {
+  readonly tokenTtlSeconds?: number;
+  /** PEM public key to pin instead of the current pin; without it the pin (if any) stays. */
+  readonly publicKey?: string;
+}
+
 /** Every admin call bound to one client; what the CLI uses, and what its tests fake. */
 export interface AdminApi {
   registerDevice(input: RegisterDeviceInput): Promise<DeviceRegistration>;
@@ -70,7 +76,7 @@ export interface AdminApi {
   deviceEvents(serialNumber: string, options?: PageOptions): Promise<Connection<DeviceEvent>>;
   allDeviceEvents(serialNumber: string, options?: { pageSize?: number }): AsyncGenerator<DeviceEvent>;
   revokeCertificate(serialNumber: string, reason?: string): Promise<Device>;
-  resetDevice(serialNumber: string, options?: { tokenTtlSeconds?: number }): Promise<DeviceRegistration>;
+  resetDevice(serialNumber: string, options?: ResetDeviceOptions): Promise<DeviceRegistration>;
   reconcile(options?: { dryRun?: boolean }): Promise<ReconcileReport>;
 }
 
@@ -195,15 +201,16 @@ export async function revokeCertificate(client: GraphqlClient, serialNumber: str
   return fromWireDevice(data.revokeCertificate);
 }
 
-/** Revoke any certificate, unlock, and issue a new one-time token. */
+/** Revoke any certificate, unlock, and issue a new one-time token; the pinned key stays unless replaced. */
 export async function resetDevice(
   client: GraphqlClient,
   serialNumber: string,
-  options: { tokenTtlSeconds?: number } = {},
+  options: ResetDeviceOptions = {},
 ): Promise<DeviceRegistration> {
   const data = await client.request<{ resetDevice: WireRegistration }>(RESET_DEVICE, {
     serialNumber,
     tokenTtlSeconds: options.tokenTtlSeconds,
+    publicKey: options.publicKey,
   });
   return fromWireRegistration(data.resetDevice);
 }
@@ -218,6 +225,7 @@ function toWireInput(input: RegisterDeviceInput): Record<string, unknown> {
     ...(input.thingName === undefined ? {} : { thingName: input.thingName }),
     ...(input.attributes === undefined ? {} : { attributes: JSON.stringify(input.attributes) }),
     ...(input.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: input.tokenTtlSeconds }),
+    ...(input.publicKey === undefined ? {} : { publicKey: input.publicKey }),
   };
 }
 

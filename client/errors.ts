@@ -7,7 +7,8 @@
 /**
  * Error types worth retrying unchanged, after a backoff: the server says so for IssuanceInProgress and
  * Throttled, and an InternalError left nothing behind (the server undid its work), so a retry with the same
- * token and key is safe.
+ * token and key is safe. Every other type is final for that request; KeyMismatch in particular (the device's key
+ * is pinned and the CSR is for another key) gets the same answer however often it is repeated.
  */
 const RETRYABLE_GRAPHQL_ERROR_TYPES: ReadonlySet<string> = new Set([
   'IssuanceInProgress',

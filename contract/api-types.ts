@@ -47,6 +47,8 @@ export interface RegisterDeviceInput {
   readonly attributes?: Readonly<Record<string, string>>;
   /** Default (on the server) 7 days. */
   readonly tokenTtlSeconds?: number;
+  /** PEM SubjectPublicKeyInfo: the only key the device may enroll with (key pinning). */
+  readonly publicKey?: string;
 }
 
 export interface DeviceRegistration {
@@ -62,6 +64,8 @@ export interface Device {
   readonly status: DeviceStatus;
   readonly locked: boolean;
   readonly attributes: Readonly<Record<string, string>> | null;
+  /** Lowercase hex SHA-256 of the pinned key's SubjectPublicKeyInfo DER, or null when no key is pinned. */
+  readonly publicKeyPin: string | null;
   readonly certificateId: string | null;
   readonly certificateArn: string | null;
   readonly registeredAt: string;

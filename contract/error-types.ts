@@ -9,6 +9,8 @@ export const ERROR_TYPES = [
   'InvalidRegistrationToken',
   'TooManyAttempts',
   'AlreadyProvisioned',
+  // The device's key is pinned and the CSR is for another key (the token was right).
+  'KeyMismatch',
   'IssuanceInProgress',
   'Throttled',
   'DeviceAlreadyExists',

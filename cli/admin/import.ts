@@ -13,7 +13,7 @@ import { abbreviate, parsePositiveInteger, type ConnectAdmin } from './shared.ts
 export function addImportCommand(admin: Command, context: CliContext, connect: ConnectAdmin): void {
   const importCommand = admin
     .command('import')
-    .description('register the devices of a CSV file (serialNumber[,thingName]); resumable')
+    .description('register the devices of a CSV file (serialNumber[,thingName][,publicKey]); resumable')
     .argument('<file>', 'CSV file with a header row')
     .requiredOption('--out <file>', 'CSV file the registration tokens are appended to (created with mode 0600)')
     .option('--token-ttl <seconds>', 'how long the tokens stay valid (default 7 days)', parsePositiveInteger);

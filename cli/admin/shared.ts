@@ -1,9 +1,11 @@
 /** What the `cvm admin` subcommands share: the API connection, the --json flag, argument parsers, output. */
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import type { AdminApi } from '../../client/admin-api.ts';
 import type { DeviceRegistration } from '../../client/types.ts';
 import type { ConnectionFlags } from '../connection.ts';
 import type { CliContext } from '../context.ts';
+import { InputFileError } from '../errors.ts';
 import { formatFields, printJson } from '../output.ts';
 
 export interface JsonFlag {
@@ -66,4 +68,18 @@ export function parseAttributes(value: string): Record<string, string> {
     throw new InvalidArgumentError('Expected a JSON object of string values, e.g. \'{"model":"X1"}\'.');
   }
   return parsed as Record<string, string>;
+}
+
+/**
+ * The PEM public key of `--public-key FILE` (as `openssl pkey -pubout` writes it), read as is: the server checks
+ * it, by the rules a CSR's key must meet.
+ */
+export async function readPublicKeyFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InputFileError(`The public key file ${file} cannot be read: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }

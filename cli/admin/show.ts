@@ -48,6 +48,7 @@ function describeDevice(device: Device): string {
     ['Status', device.status],
     ['Locked', device.locked ? 'yes (too many wrong tokens; `cvm admin reset` unlocks)' : 'no'],
     ['Attributes', device.attributes === null ? null : JSON.stringify(device.attributes)],
+    ['Pinned key (SHA-256)', device.publicKeyPin],
     ['Certificate ID', device.certificateId],
     ['Certificate ARN', device.certificateArn],
     ['Registered', device.registeredAt],

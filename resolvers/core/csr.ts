@@ -9,17 +9,17 @@
  * library cannot handle is the caller's `InvalidCsr`, never a server fault.
  */
 import 'reflect-metadata';
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { verify } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { CvmError, isCvmError } from './errors.ts';
+import { acceptedKey, DER_NULL, parametersHex, publicKeyFingerprint, type KeyRefusal } from './public-key.ts';
 
 type AlgorithmIdentifier = CertificationRequest['signatureAlgorithm'];
 type Name = CertificationRequest['certificationRequestInfo']['subject'];
 
 /** The CreateCertificateFromCsr limit on `certificateSigningRequest`. */
 export const MAX_CSR_PEM_LENGTH = 4096;
-export const MIN_RSA_MODULUS_BITS = 2048;
 
 const PEM_BLOCK =
   /^-----BEGIN CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+?)\r?\n?-----END CERTIFICATE REQUEST-----\s*$/;
@@ -41,25 +41,10 @@ const ACCEPTED_SIGNATURE_ALGORITHMS: ReadonlyMap<string, SignatureAlgorithm> = n
   ['1.2.840.10045.4.3.4', { hash: 'sha512', keyType: 'ec' }],
 ] as const);
 
-const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
-const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 const COMMON_NAME = '2.5.4.3';
-/** The DER of ASN.1 NULL, as hex. */
-const DER_NULL = '0500';
 
-/** The curves AWS IoT accepts, by the DER (hex) of the namedCurve OID that an EC key's parameters must be. */
-const NAMED_CURVES: ReadonlyMap<string, string> = new Map([
-  ['06082a8648ce3d030107', 'P-256'], // 1.2.840.10045.3.1.7 prime256v1
-  ['06052b81040022', 'P-384'], // 1.3.132.0.34 secp384r1
-  ['06052b81040023', 'P-521'], // 1.3.132.0.35 secp521r1
-]);
-
-/** Node's names for the curves AWS IoT accepts, and how we print them. */
-const ACCEPTED_CURVES: ReadonlyMap<string, string> = new Map([
-  ['prime256v1', 'P-256'],
-  ['secp384r1', 'P-384'],
-  ['secp521r1', 'P-521'],
-]);
+/** The CSR's key, under the rules every key cvm accepts must meet (public-key.ts). */
+const CSR_KEY: KeyRefusal = { subject: 'The CSR key', refuse: (message, cause) => invalidCsr(message, cause) };
 
 export interface InspectedCsr {
   /** The PEM as given (normalized line endings are not needed: AWS IoT takes it as is). */
@@ -95,7 +80,7 @@ function inspectCsrStrictly(pem: string, serialNumber: string): InspectedCsr {
   const accepted = acceptedSignatureAlgorithm(asn.signatureAlgorithm);
   const info = asn.certificationRequestInfo;
   const spki = new Uint8Array(AsnConvert.serialize(info.subjectPKInfo));
-  const { key, description: keyDescription } = acceptedKey(info.subjectPKInfo.algorithm, spki);
+  const { key, description: keyDescription } = acceptedKey(info.subjectPKInfo.algorithm, spki, CSR_KEY);
 
   // Node's own verify on the exact signed bytes (strict DER makes re-serialization byte-exact):
   // the same check as @peculiar/x509's verify(), at a third of the cost on the hot path.
@@ -124,7 +109,7 @@ function inspectCsrStrictly(pem: string, serialNumber: string): InspectedCsr {
 
   return {
     pem,
-    publicKeyFingerprint: createHash('sha256').update(spki).digest('hex'),
+    publicKeyFingerprint: publicKeyFingerprint(spki),
     keyDescription,
   };
 }
@@ -186,49 +171,6 @@ function decodePem(pem: string): Uint8Array {
 }
 
 /**
- * The public key, read from the SubjectPublicKeyInfo's algorithm first: an EC key must name its curve
- * (RFC 5480 section 2.1.1 allows only named curves; OpenSSL would match explicit P-256 parameters to P-256 and let
- * the key through to an authority that refuses it), an RSA key must have NULL parameters (RFC 3279 section 2.3.1).
- */
-function acceptedKey(algorithm: AlgorithmIdentifier, spki: Uint8Array): { key: KeyObject; description: string } {
-  const parameters = parametersHex(algorithm);
-  let expectedCurve: string | undefined;
-  if (algorithm.algorithm === EC_PUBLIC_KEY) {
-    expectedCurve = NAMED_CURVES.get(parameters ?? '');
-    if (expectedCurve === undefined) {
-      throw invalidCsr(
-        'The CSR key must be on a named curve: P-256, P-384 or P-521 (explicit parameters are refused).',
-      );
-    }
-  } else if (algorithm.algorithm === RSA_ENCRYPTION) {
-    if (parameters !== DER_NULL) throw invalidCsr('The CSR RSA key must have NULL algorithm parameters.');
-  } else {
-    throw invalidCsr(
-      `The CSR key type ${algorithm.algorithm} is not accepted; use RSA (2048+) or EC P-256/P-384/P-521.`,
-    );
-  }
-
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-  } catch (error) {
-    throw invalidCsr('The CSR public key cannot be read.', error);
-  }
-  const details = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'rsa' && expectedCurve === undefined) {
-    const bits = details.modulusLength ?? 0;
-    if (bits < MIN_RSA_MODULUS_BITS) {
-      throw invalidCsr(`The CSR key is RSA ${bits}; AWS IoT needs RSA keys of at least ${MIN_RSA_MODULUS_BITS} bits.`);
-    }
-    return { key, description: `RSA ${bits}` };
-  }
-  if (key.asymmetricKeyType === 'ec' && ACCEPTED_CURVES.get(details.namedCurve ?? '') === expectedCurve) {
-    return { key, description: `EC ${expectedCurve}` };
-  }
-  throw invalidCsr('The CSR public key does not match its algorithm identifier.');
-}
-
-/**
  * The subject's CN values. A CN must be a UTF8String or a PrintableString (what RFC 5280 has issuers write):
  * the ASN.1 library renders a value of any other type as the hex of its encoding, so a NumericString "1" would
  * otherwise read as "120131" and match a device of that serial.
@@ -246,16 +188,6 @@ function commonNamesOf(subject: Name): string[] {
     }
   }
   return values;
-}
-
-/**
- * Lowercase hex of the DER of an AlgorithmIdentifier's parameters, or undefined when they are absent.
- * The ASN.1 library reads an ASN.1 NULL as `null` (and strict DER has already made sure it was `05 00`).
- */
-function parametersHex(algorithm: AlgorithmIdentifier): string | undefined {
-  const { parameters } = algorithm;
-  if (parameters === undefined) return undefined;
-  return parameters === null ? DER_NULL : Buffer.from(parameters).toString('hex');
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -77,12 +77,16 @@ export function claim(record: DeviceRecord, terms: LeaseTerms & { publicKeyFinge
   if (refused) return refused;
   if (record.locked) return new Refusal('the device is locked');
   if (tokenExpired(record, terms.now)) return new Refusal('the registration token has expired');
+  if (record.publicKeyPin !== undefined && record.publicKeyPin !== terms.publicKeyFingerprint) {
+    return new Refusal('the device key is pinned to another key');
+  }
   return next(record, terms.now, { status: 'ISSUING', lease: lease(terms, terms.publicKeyFingerprint) });
 }
 
 /**
  * `claim` as the store applies it in one conditional write without reading the device first: the same
- * preconditions (PENDING, unlocked, token unexpired) plus the token itself, checked by the store.
+ * preconditions (PENDING, unlocked, token unexpired, no pinned key or this one) plus the token itself, checked by
+ * the store.
  */
 export function claimWithoutReading(
   terms: LeaseTerms & { publicKeyFingerprint: string; tokenHash: string },
@@ -231,18 +235,29 @@ export function revoke(record: DeviceRecord, now: Date, reason: string | undefin
   );
 }
 
-/** REVOKED → PENDING with a new token, unlocked, with no certificate. */
+/**
+ * REVOKED → PENDING with a new token, unlocked, with no certificate. The pinned key stays, unless the admin gives
+ * a new one (`publicKeyPin`).
+ */
 export function reset(
   record: DeviceRecord,
   now: Date,
   token: { tokenHash: string; tokenExpiresAt: string },
+  publicKeyPin?: string,
 ): Transition {
   const refused = requireStatus(record, 'REVOKED');
   if (refused) return refused;
   return next(
     record,
     now,
-    { status: 'PENDING', ...token, failedAttempts: 0, locked: false, unreportedWrongTokens: 0 },
+    {
+      status: 'PENDING',
+      ...token,
+      failedAttempts: 0,
+      locked: false,
+      unreportedWrongTokens: 0,
+      ...(publicKeyPin === undefined ? {} : { publicKeyPin }),
+    },
     ['lease', 'issuedAt', 'revokedAt', 'revocationReason', 'wrongTokensReportedAt', ...CERTIFICATE_FIELDS],
   );
 }

@@ -52,6 +52,7 @@ export function parseDeviceRecord(item: Fields): DeviceRecord {
     ...defined('unreportedWrongTokens', optionalCount('unreportedWrongTokens')),
     ...defined('wrongTokensReportedAt', optionalText('wrongTokensReportedAt')),
     ...defined('lease', parseLease(item['lease'], fail)),
+    ...defined('publicKeyPin', optionalText('publicKeyPin')),
     ...defined('publicKeyFingerprint', optionalText('publicKeyFingerprint')),
     ...defined('certificateId', optionalText('certificateId')),
     ...defined('certificateArn', optionalText('certificateArn')),

@@ -14,6 +14,7 @@ export function deviceView(record: DeviceRecord): DeviceView {
     status: record.status,
     locked: record.locked,
     attributes: hasAttributes ? (record.attributes ?? null) : null,
+    publicKeyPin: record.publicKeyPin ?? null,
     certificateId: record.certificateId ?? null,
     certificateArn: record.certificateArn ?? null,
     registeredAt: record.registeredAt,

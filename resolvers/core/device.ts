@@ -38,6 +38,11 @@ export interface DeviceRecord {
   readonly wrongTokensReportedAt?: string;
   /** Present while status is ISSUING. */
   readonly lease?: IssuanceLease;
+  /**
+   * Lowercase hex SHA-256 of the SubjectPublicKeyInfo DER of the only key this device may enroll with, when the
+   * admin pinned one (at registration or reset). Outlives revocation and reset unless the admin replaces it.
+   */
+  readonly publicKeyPin?: string;
   /** The key the issued (or being issued) certificate certifies. */
   readonly publicKeyFingerprint?: string;
   /** Set as soon as a certificate exists, even before it is active, so that a crash can be cleaned up. */

@@ -14,6 +14,7 @@ import type { DeviceRecord } from './device.ts';
 import { deviceView, type DeviceView } from './device-view.ts';
 import { ConditionFailedError, CvmError } from './errors.ts';
 import { requireSerialNumber, requireThingName } from './identifiers.ts';
+import { inspectPublicKeyPem } from './public-key.ts';
 import { issueToken } from './token.ts';
 
 export const MAX_BATCH = 100;
@@ -29,6 +30,7 @@ export interface RegisterDeviceInput {
   readonly thingName?: unknown;
   readonly attributes?: unknown;
   readonly tokenTtlSeconds?: unknown;
+  readonly publicKey?: unknown;
 }
 
 export interface DeviceRegistration {
@@ -133,7 +135,11 @@ export async function registerDevices(
     caller,
     prepared.map(({ record }) => ({
       serialNumber: record.serialNumber,
-      details: { thingName: record.thingName, tokenExpiresAt: record.tokenExpiresAt ?? '' },
+      details: {
+        thingName: record.thingName,
+        tokenExpiresAt: record.tokenExpiresAt ?? '',
+        ...(record.publicKeyPin === undefined ? {} : { publicKeyPin: record.publicKeyPin }),
+      },
     })),
   );
   return prepared.map((item) => item.registration);
@@ -152,6 +158,7 @@ function prepare(ctx: CoreContext, input: unknown, index: number | undefined): P
         : requireThingName(fields.thingName);
     const attributes = parseThingAttributes(fields.attributes);
     const ttl = tokenTtlSeconds(ctx, fields.tokenTtlSeconds);
+    const publicKeyPin = optionalPublicKeyPin(fields.publicKey);
     const now = ctx.clock.now();
     const { token, tokenHash, tokenExpiresAt } = issueToken(ctx.random, now, ttl);
     const record: DeviceRecord = {
@@ -159,6 +166,7 @@ function prepare(ctx: CoreContext, input: unknown, index: number | undefined): P
       thingName,
       status: 'PENDING',
       ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
+      ...(publicKeyPin === undefined ? {} : { publicKeyPin }),
       tokenHash,
       tokenExpiresAt,
       failedAttempts: 0,
@@ -190,6 +198,15 @@ export function tokenTtlSeconds(ctx: CoreContext, value: unknown): number {
     );
   }
   return value;
+}
+
+/**
+ * The fingerprint of the key an admin pins (the `publicKey` input), checked by the rules a CSR's key must meet;
+ * undefined when none is given. A key cvm would refuse in a CSR is `InvalidInput` here, before anything is written.
+ */
+export function optionalPublicKeyPin(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return inspectPublicKeyPem(value).publicKeyFingerprint;
 }
 
 /** Give back thing names this call reserved. A name another call holds now is not ours to release. */

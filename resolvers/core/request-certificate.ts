@@ -20,6 +20,7 @@ import { alreadyProvisioned, invalidToken, issuanceInProgress, tooManyAttempts }
 import { parseEnrollmentInput, type RequestCertificateInput } from './enrollment/enrollment-input.ts';
 import { fetchConnection, grantFor, recordIssued, type CertificateGrant } from './enrollment/grant.ts';
 import { issue, resumeIssuance } from './enrollment/issue.ts';
+import { requirePinnedKey } from './enrollment/pinned-key.ts';
 import { takeOverAbandonedClaim } from './enrollment/take-over.ts';
 import { answerWrongToken } from './enrollment/wrong-token.ts';
 import type { InspectedCsr } from './csr.ts';
@@ -53,6 +54,7 @@ export async function requestCertificate(ctx: CoreContext, input: RequestCertifi
       throw answer;
     }
     if (record.locked) throw tooManyAttempts();
+    requirePinnedKey(record, csr);
 
     switch (record.status) {
       case 'ACTIVE': {

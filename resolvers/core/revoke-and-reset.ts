@@ -14,7 +14,7 @@ import { CvmError } from './errors.ts';
 import { requireSerialNumber } from './identifiers.ts';
 import { AGAIN, inRounds } from './retry-rounds.ts';
 import { swap } from './store-writes.ts';
-import { tokenTtlSeconds, type DeviceRegistration } from './register-devices.ts';
+import { optionalPublicKeyPin, tokenTtlSeconds, type DeviceRegistration } from './register-devices.ts';
 import { issueToken } from './token.ts';
 
 const MAX_REASON_LENGTH = 256;
@@ -32,15 +32,17 @@ export async function revokeCertificate(
 
 /**
  * Reset: revoke whatever certificate the device has (as `revokeCertificate` does), then give it a new
- * token, clear the lock and make it PENDING. The old token dies with the first step.
+ * token, clear the lock and make it PENDING. The old token dies with the first step. A pinned key stays pinned
+ * unless `publicKey` pins another (checked before anything changes).
  */
 export async function resetDevice(
   ctx: CoreContext,
-  args: { serialNumber?: unknown; tokenTtlSeconds?: unknown },
+  args: { serialNumber?: unknown; tokenTtlSeconds?: unknown; publicKey?: unknown },
   caller: Caller,
 ): Promise<DeviceRegistration> {
   const serialNumber = requireSerialNumber(args.serialNumber);
   const ttl = tokenTtlSeconds(ctx, args.tokenTtlSeconds);
+  const publicKeyPin = optionalPublicKeyPin(args.publicKey);
   await revoke(ctx, serialNumber, RESET_REASON, caller, 'reset');
 
   return inRounds(async () => {
@@ -52,9 +54,12 @@ export async function resetDevice(
     }
     const now = ctx.clock.now();
     const { token, tokenHash, tokenExpiresAt } = issueToken(ctx.random, now, ttl);
-    const pending = reset(record, now, { tokenHash, tokenExpiresAt });
+    const pending = reset(record, now, { tokenHash, tokenExpiresAt }, publicKeyPin);
     if (isRefusal(pending) || (await swap(ctx.store, pending)) === 'lost') return AGAIN;
-    await recordEvent(ctx, serialNumber, 'RESET', caller, { tokenExpiresAt });
+    await recordEvent(ctx, serialNumber, 'RESET', caller, {
+      tokenExpiresAt,
+      ...(publicKeyPin === undefined ? {} : { publicKeyPin }),
+    });
     return { registrationToken: token, tokenExpiresAt, device: deviceView(pending) };
   });
 }

@@ -11,6 +11,7 @@ export function pendingDevice(serialNumber: string, overrides: Partial<Device> =
     status: 'PENDING',
     locked: false,
     attributes: null,
+    publicKeyPin: null,
     certificateId: null,
     certificateArn: null,
     registeredAt: REGISTERED_AT,

@@ -137,7 +137,9 @@ export class DynamoDbDeviceStore implements DeviceStore {
             UpdateExpression: 'SET #status = :issuing, #lease = :lease, #updatedAt = :now, #version = #version + :one',
             // ISO-8601 times of one format compare as strings; a device without an expiry never matches.
             ConditionExpression:
-              'attribute_exists(#pk) AND #status = :pending AND #locked = :false AND #tokenHash = :tokenHash AND #tokenExpiresAt > :now',
+              'attribute_exists(#pk) AND #status = :pending AND #locked = :false AND #tokenHash = :tokenHash AND #tokenExpiresAt > :now' +
+              // A pinned device is claimed only for its own key (a refused claim is explained by KeyMismatch).
+              ' AND (attribute_not_exists(#publicKeyPin) OR #publicKeyPin = :fingerprint)',
             ExpressionAttributeNames: {
               '#pk': PARTITION_KEY,
               '#status': 'status',
@@ -147,8 +149,10 @@ export class DynamoDbDeviceStore implements DeviceStore {
               '#locked': 'locked',
               '#tokenHash': 'tokenHash',
               '#tokenExpiresAt': 'tokenExpiresAt',
+              '#publicKeyPin': 'publicKeyPin',
             },
             ExpressionAttributeValues: {
+              ':fingerprint': claim.lease.publicKeyFingerprint,
               ':issuing': 'ISSUING',
               ':pending': 'PENDING',
               ':false': false,

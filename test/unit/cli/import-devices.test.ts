@@ -73,6 +73,14 @@ async function runImport(api: Pick<AdminApi, 'registerDevices' | 'getDevice'>, i
   return { summary, written, skipped, settled };
 }
 
+/** A P-256 public key as `openssl pkey -pubout` prints it (the CSV parser only carries it; the server checks it). */
+const PUBLIC_KEY = [
+  '-----BEGIN PUBLIC KEY-----',
+  'MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEb84PWHzsx2UEk0rIh2goChcqPNs',
+  'pYLzPdVvIq6wmrJ8WKwF1bYYQ0AIzUjGH7wBHW7pFXbNeBRcsCzSrMBGgQ==',
+  '-----END PUBLIC KEY-----',
+].join('\n');
+
 describe('parseDeviceCsv', () => {
   it('reads serialNumber and an optional thingName under a header row', () => {
     const text = 'serialNumber,thingName\nSN-1,thing-1\n SN-2 ,\n\nSN-3,thing-3\n';
@@ -81,6 +89,15 @@ describe('parseDeviceCsv', () => {
       { serialNumber: 'SN-1', thingName: 'thing-1' },
       { serialNumber: 'SN-2' },
       { serialNumber: 'SN-3', thingName: 'thing-3' },
+    ]);
+  });
+
+  it('reads a publicKey column whose cells hold the PEM itself, in double quotes, line breaks and all', () => {
+    const text = `serialNumber,thingName,publicKey\r\nSN-1,,"${PUBLIC_KEY.replace(/\n/g, '\r\n')}"\r\nSN-2,thing-2,\r\n`;
+
+    expect(parseDeviceCsv(text)).toEqual([
+      { serialNumber: 'SN-1', publicKey: PUBLIC_KEY.replace(/\n/g, '\r\n') },
+      { serialNumber: 'SN-2', thingName: 'thing-2' },
     ]);
   });
 
@@ -97,6 +114,12 @@ describe('parseDeviceCsv', () => {
     ['an empty serial', 'serialNumber,thingName\n,thing\n', /Row 2 has no serialNumber/],
     ['a repeated serial', 'serialNumber\nSN-1\nSN-2\nSN-1\n', /Row 4 repeats serial number SN-1/],
     ['a ragged row', 'serialNumber,thingName\nSN-1,a,extra\n', /cannot be read/],
+    [
+      'a publicKey cell that names a file',
+      'serialNumber,publicKey\nSN-1,keys/sn-1.pub.pem\n',
+      /Row 2: publicKey must be the PEM itself/,
+    ],
+    ['a PEM in a cell without quotes', `serialNumber,publicKey\nSN-1,${PUBLIC_KEY}\n`, /cannot be read/],
   ])('rejects %s', (_name, text, message) => {
     expect(() => parseDeviceCsv(text)).toThrow(InputFileError);
     expect(() => parseDeviceCsv(text)).toThrow(message);
