@@ -73,6 +73,13 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // Type-aware rules for every TypeScript file: no floating promises, no unsafe `any`, no `async` without
+  // `await`, no unnecessary assertions. Types come from the root tsconfig.json through the project service.
+  {
+    files: ['**/*.ts'],
+    extends: [tseslint.configs.recommendedTypeCheckedOnly],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+  },
   {
     files: ['**/*.ts'],
     plugins: { 'import-x': importX },
