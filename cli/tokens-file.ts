@@ -44,12 +44,11 @@ export async function openTokensFile(file: string): Promise<TokensFile> {
 }
 
 async function serialsIn(file: string): Promise<Set<string>> {
-  const records = parse(await readFile(file, 'utf8'), {
+  // With `columns: true` each record maps the header's names to the row's cells; a short row lacks the rest.
+  const records = parse<{ readonly serialNumber?: string }>(await readFile(file, 'utf8'), {
     columns: true,
     skip_empty_lines: true,
     relax_column_count: true,
-  }) as {
-    serialNumber?: string;
-  }[];
+  });
   return new Set(records.flatMap((record) => (record.serialNumber ? [record.serialNumber] : [])));
 }

@@ -103,8 +103,8 @@ export async function generateDeviceKey(
   return { ...(await describeKeyPair(keyType, generated, crypto)), reused: false, warnings: [] };
 }
 
-async function generateKeyPair(keyType: KeyType, crypto: webcrypto.Crypto): Promise<CryptoKeyPair> {
-  return (await crypto.subtle.generateKey(PROFILES[keyType].generate, true, ['sign', 'verify'])) as CryptoKeyPair;
+function generateKeyPair(keyType: KeyType, crypto: webcrypto.Crypto): Promise<CryptoKeyPair> {
+  return crypto.subtle.generateKey(PROFILES[keyType].generate, true, ['sign', 'verify']);
 }
 
 async function describeKeyPair(

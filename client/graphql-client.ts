@@ -75,7 +75,7 @@ type Authorizer = (body: string) => Promise<Record<string, string>>;
 function authorizer(url: URL, auth: GraphqlAuth): Authorizer {
   const baseHeaders = { host: url.host, 'content-type': 'application/json' };
   if (auth.kind === 'apiKey') {
-    return async () => ({ ...baseHeaders, 'x-api-key': auth.apiKey });
+    return () => Promise.resolve({ ...baseHeaders, 'x-api-key': auth.apiKey });
   }
   return createAppSyncSigner({ url, region: auth.region, credentials: auth.credentials });
 }
@@ -151,7 +151,7 @@ function graphqlErrors(body: unknown): GraphqlErrorEntry[] {
       (value) => typeof value === 'string',
     );
     return {
-      errorType: (errorType as string | undefined) ?? 'GraphQLError',
+      errorType: errorType ?? 'GraphQLError',
       message: typeof error.message === 'string' ? error.message : 'The server reported an error without a message.',
       path: Array.isArray(error.path)
         ? error.path.filter((part): part is string | number => typeof part === 'string' || typeof part === 'number')

@@ -110,7 +110,7 @@ class ContextReader {
 
 function toRetentionDays(days: number): RetentionDays {
   const allowed = Object.values(RetentionDays).filter((value): value is RetentionDays => typeof value === 'number');
-  const match = allowed.find((value) => value === days);
+  const match = allowed.find((value) => Number(value) === days);
   if (match === undefined) {
     throw new Error(`logRetentionDays must be one of CloudWatch Logs' values (${allowed.join(', ')}), not ${days}.`);
   }

@@ -96,6 +96,9 @@ function selectedRootFields(
     .map((field) => `${rootType?.name ?? operation.operation}.${field.name.value}`);
 }
 
+/** graphql-js passes a field's coerced arguments as a plain object keyed by argument name. */
+type FieldArguments = Readonly<Record<string, unknown>>;
+
 /** Distinct valid queries kept parsed; cvm's own clients use about a dozen. */
 const VALID_DOCUMENT_CACHE_SIZE = 64;
 
@@ -104,7 +107,12 @@ export function createAppSyncExecutor(options: AppSyncExecutorOptions): AppSyncE
   const schema = loadTwinSchema(options.schemaSdl);
   const roots = rootTypeNames(schema);
 
-  const resolveWithCode: GraphQLFieldResolver<unknown, ExecutionContext> = async (source, args, context, info) => {
+  const resolveWithCode: GraphQLFieldResolver<unknown, ExecutionContext, FieldArguments> = async (
+    source,
+    args,
+    context,
+    info,
+  ) => {
     const outcome = await resolveRootField({
       arguments: args,
       identity: context.caller.identity,
@@ -134,7 +142,7 @@ export function createAppSyncExecutor(options: AppSyncExecutorOptions): AppSyncE
     for (const field of Object.values(type.getFields())) {
       const allowed = allowedAuthModes(type, field, defaultMode);
       const resolve = roots.has(type.name) ? resolveWithCode : (field.resolve ?? defaultFieldResolver);
-      field.resolve = (source, args, context: ExecutionContext, info) => {
+      field.resolve = (source, args: FieldArguments, context: ExecutionContext, info) => {
         if (!allowed.has(context.caller.mode)) {
           throw new ResolverFieldError('Unauthorized', notAuthorizedMessage(info.fieldName, info.parentType.name));
         }

@@ -60,14 +60,13 @@ export interface InspectedCsr {
  * @throws CvmError `InvalidCsr` when it is not a well-formed, self-signed CSR with an accepted key,
  *   `CsrSubjectMismatch` when its subject is not exactly one CN equal to the serial.
  */
-export async function inspectCsr(pem: string, serialNumber: string): Promise<InspectedCsr> {
+export function inspectCsr(pem: string, serialNumber: string): Promise<InspectedCsr> {
   try {
-    return inspectCsrStrictly(pem, serialNumber);
+    return Promise.resolve(inspectCsrStrictly(pem, serialNumber));
   } catch (error) {
     // Every refusal below is typed; anything else is the ASN.1 or crypto library choking on bytes a device chose,
     // which is still the device's bad CSR, never a server fault.
-    if (isCvmError(error)) throw error;
-    throw invalidCsr('The CSR could not be read.', error);
+    return Promise.reject(isCvmError(error) ? error : invalidCsr('The CSR could not be read.', error));
   }
 }
 

@@ -72,9 +72,10 @@ function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?
 function parseAttributes(value: unknown, fail: (problem: string) => never): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) return fail('attributes is not a map');
-  const entries = Object.entries(value);
-  if (!entries.every(([, field]) => typeof field === 'string')) return fail('an attribute is not a string');
-  return Object.fromEntries(entries) as Record<string, string>;
+  const entries: [string, unknown][] = Object.entries(value);
+  const attributes = entries.filter((entry): entry is [string, string] => typeof entry[1] === 'string');
+  if (attributes.length !== entries.length) return fail('an attribute is not a string');
+  return Object.fromEntries(attributes);
 }
 
 function parseLease(value: unknown, fail: (problem: string) => never): IssuanceLease | undefined {

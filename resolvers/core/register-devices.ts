@@ -86,19 +86,19 @@ export async function registerDevices(
   // Thing names first: a device's thing (its MQTT client id and topics under the device policy) is its own.
   const reserved: DeviceRecord[] = [];
   const taken: string[] = [];
-  let failure: unknown;
+  const failures: unknown[] = [];
   await forEachLimited(prepared, WRITE_CONCURRENCY, async ({ record }) => {
     try {
       await ctx.store.reserveThingName(record.thingName, record.serialNumber);
       reserved.push(record);
     } catch (error) {
       if (error instanceof ConditionFailedError) taken.push(record.thingName);
-      else failure ??= error;
+      else failures.push(error);
     }
   });
-  if (taken.length > 0 || failure !== undefined) {
+  if (taken.length > 0 || failures.length > 0) {
     await releaseThingNames(ctx, reserved);
-    if (failure !== undefined) throw failure;
+    if (failures.length > 0) throw failures[0];
     throw new CvmError(
       'DeviceAlreadyExists',
       `These thing names belong to other devices: ${taken.slice(0, 10).join(', ')}. Nothing in this call was registered.`,
@@ -107,19 +107,19 @@ export async function registerDevices(
 
   const created: DeviceRecord[] = [];
   const lostRace = new Set<DeviceRecord>();
-  // Written by the workers below; `as unknown` keeps TypeScript from narrowing it to undefined here.
-  let createFailure = undefined as unknown;
+  const createFailures: unknown[] = [];
   await forEachLimited(prepared, WRITE_CONCURRENCY, async ({ record }) => {
-    if (createFailure !== undefined) return;
+    if (createFailures.length > 0) return;
     try {
       await ctx.store.create(record);
       created.push(record);
     } catch (error) {
       if (error instanceof ConditionFailedError) lostRace.add(record);
-      createFailure ??= error;
+      createFailures.push(error);
     }
   });
-  if (createFailure !== undefined) {
+  if (createFailures.length > 0) {
+    const [createFailure] = createFailures;
     const deleted = await undoCreates(ctx, created);
     // A serial someone else registered meanwhile may hold the same name: that reservation is theirs now.
     const neverCreated = reserved.filter((record) => !created.includes(record) && !lostRace.has(record));

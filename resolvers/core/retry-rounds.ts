@@ -10,7 +10,7 @@ export const MAX_ROUNDS = 8;
 export async function inRounds<T>(round: () => Promise<T | typeof AGAIN>): Promise<T> {
   for (let attempt = 0; attempt < MAX_ROUNDS; attempt += 1) {
     const answer = await round();
-    if (answer !== AGAIN) return answer as T;
+    if (answer !== AGAIN) return answer;
   }
   throw new CvmError('IssuanceInProgress', 'The device keeps changing under this request; retry in a few seconds.');
 }

@@ -99,7 +99,10 @@ describe('createRateLimitWebAcl', () => {
 
       // A GraphqlError, not an HttpError: the client read WAF's body as a GraphQL answer.
       expect(error).toBeInstanceOf(GraphqlError);
-      expect(error).toMatchObject({ errorType: 'Throttled', message: expect.stringMatching(/Too many requests/) });
+      expect(error).toMatchObject({
+        errorType: 'Throttled',
+        message: expect.stringMatching(/Too many requests/) as unknown,
+      });
       expect(isRetryable(error)).toBe(true);
     });
   });

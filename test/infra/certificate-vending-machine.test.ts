@@ -185,9 +185,11 @@ describe('CertificateVendingMachine', () => {
       const expected = fieldsNeedingResolvers(schema).map(({ typeName, fieldName }) => `${typeName}.${fieldName}`);
       const resolvers = resourcesOf(standard, 'AWS::AppSync::Resolver');
 
-      expect(resolvers.map(({ Properties }) => `${Properties['TypeName']}.${Properties['FieldName']}`).sort()).toEqual(
-        [...expected].sort(),
-      );
+      expect(
+        resolvers
+          .map(({ Properties }) => `${String(Properties['TypeName'])}.${String(Properties['FieldName'])}`)
+          .sort(),
+      ).toEqual([...expected].sort());
       for (const { Properties } of resolvers) {
         const issues = Properties['TypeName'] === 'Mutation' && Properties['FieldName'] === 'requestCertificate';
         expect(Properties).toMatchObject({

@@ -55,9 +55,8 @@ export async function makeCsr(options: MakeCsrOptions): Promise<MadeCsr> {
   };
 }
 
-async function generateKeys(keyType: CsrKeyType): Promise<webcrypto.CryptoKeyPair> {
-  const keys = await webcrypto.subtle.generateKey(KEY_GENERATION[keyType], true, ['sign', 'verify']);
-  return keys as webcrypto.CryptoKeyPair;
+function generateKeys(keyType: CsrKeyType): Promise<webcrypto.CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(KEY_GENERATION[keyType], true, ['sign', 'verify']);
 }
 
 function signingAlgorithmFor(privateKey: webcrypto.CryptoKey): webcrypto.EcdsaParams | webcrypto.Algorithm {

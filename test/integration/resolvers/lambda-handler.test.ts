@@ -315,7 +315,7 @@ describe('requestCertificate', () => {
         certificatePem: certificate.certificatePem,
         caCertificatePem: amazonRootCa1(),
         iotEndpoint: IOT_ENDPOINT,
-        issuedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        issuedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as unknown,
       },
     });
     expect(byName(sentToIot())).toEqual(
@@ -362,7 +362,7 @@ describe('requestCertificate', () => {
 
     const failed = await requestCertificate(device, csr);
 
-    expect(failed).toEqual({ error: { errorType: 'InternalError', message: expect.any(String) } });
+    expect(failed).toEqual({ error: { errorType: 'InternalError', message: expect.any(String) as unknown } });
     expect(JSON.stringify(failed)).not.toContain('socket hang up');
     const [certificate] = signed;
     if (certificate === undefined) throw new Error('AWS IoT was not asked for a certificate');
@@ -408,15 +408,15 @@ describe('requestCertificate', () => {
     // The handler sleeps for real between attempts. Each throttled answer takes three seconds of mocked
     // time, so the 12-second budget runs out after a few attempts and a fraction of a second of real sleep.
     vi.useFakeTimers({ toFake: ['Date'] });
-    iot.on(CreateCertificateFromCsrCommand).callsFake(async () => {
+    iot.on(CreateCertificateFromCsrCommand).callsFake(() => {
       vi.setSystemTime(Date.now() + 3_000);
-      throw throttling();
+      return Promise.reject(throttling());
     });
 
     const throttled = await requestCertificate(device, csr);
 
     vi.useRealTimers();
-    expect(throttled).toEqual({ error: { errorType: 'Throttled', message: expect.any(String) } });
+    expect(throttled).toEqual({ error: { errorType: 'Throttled', message: expect.any(String) as unknown } });
     expect(iot.commandCalls(CreateCertificateFromCsrCommand).length).toBeGreaterThan(1);
     expect(iot.commandCalls(DeleteCertificateCommand)).toHaveLength(0);
     expect((await table.store.get(device.serial))?.status).toBe('PENDING');
@@ -585,7 +585,7 @@ describe('devices', () => {
 
     const envelope = await invoke('Query.devices', { status, limit: 2, nextToken: tamper(nextToken) });
 
-    expect(envelope).toEqual({ error: { errorType: 'InvalidInput', message: expect.any(String) } });
+    expect(envelope).toEqual({ error: { errorType: 'InvalidInput', message: expect.any(String) as unknown } });
   });
 });
 

@@ -249,10 +249,8 @@ describe('cvm admin', () => {
       'SN-22   pump-22  PENDING                       2026-11-29T12:00:00.000Z',
       '',
     ]);
-    expect(JSON.parse(json.stdout).map((device: { serialNumber: string }) => device.serialNumber)).toEqual([
-      'SN-1',
-      'SN-22',
-    ]);
+    const listed = JSON.parse(json.stdout) as { serialNumber: string }[];
+    expect(listed.map((device) => device.serialNumber)).toEqual(['SN-1', 'SN-22']);
   });
 
   it('show prints the device and its events', async () => {
@@ -330,20 +328,23 @@ describe('cvm admin', () => {
 describe('cvm local start', () => {
   it('starts the stack, says where local.json is, and closes it when told to stop', async () => {
     const events: string[] = [];
-    const startLocalStack: StartLocalStack = async (options) => {
+    const startLocalStack: StartLocalStack = (options) => {
       events.push(`start ${options.dataDir} ${options.port}`);
-      return {
+      return Promise.resolve({
         config: { graphqlUrl: 'https://127.0.0.1:4100/graphql' },
-        close: async () => void events.push('close'),
-      };
+        close: () => {
+          events.push('close');
+          return Promise.resolve();
+        },
+      });
     };
 
     const run = await cvm(['local', 'start', '--data-dir', workDir], {
       env: { CVM_PORT: '4100' },
       startLocalStack,
-      waitForStop: async () => {
+      waitForStop: () => {
         events.push('stop requested');
-        return 'SIGINT';
+        return Promise.resolve('SIGINT');
       },
     });
 
@@ -383,9 +384,9 @@ describe('cvm local start', () => {
 
   it('prefers --port to CVM_PORT', async () => {
     const ports: number[] = [];
-    const startLocalStack: StartLocalStack = async (options) => {
+    const startLocalStack: StartLocalStack = (options) => {
       ports.push(options.port);
-      return { config: { graphqlUrl: 'https://127.0.0.1:0/graphql' }, close: async () => undefined };
+      return Promise.resolve({ config: { graphqlUrl: 'https://127.0.0.1:0/graphql' }, close: () => Promise.resolve() });
     };
 
     const run = await cvm(['local', 'start', '--port', '0', '--data-dir', workDir], {

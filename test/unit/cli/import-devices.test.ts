@@ -20,27 +20,31 @@ function fakeAdminApi(alreadyRegistered: readonly string[] = []) {
   const lookups: string[] = [];
   let raceOnce: readonly string[] = [];
   const api: Pick<AdminApi, 'registerDevices' | 'getDevice'> = {
-    async registerDevices(inputs: readonly RegisterDeviceInput[]): Promise<DeviceRegistration[]> {
+    registerDevices(inputs: readonly RegisterDeviceInput[]): Promise<DeviceRegistration[]> {
       for (const serial of raceOnce) registered.add(serial);
       raceOnce = [];
       const serials = inputs.map((input) => input.serialNumber);
       batches.push(serials);
       const taken = serials.filter((serial) => registered.has(serial));
       if (taken.length > 0) {
-        throw new GraphqlError([
-          { errorType: 'DeviceAlreadyExists', message: `Already registered: ${taken.join(', ')}.`, path: [] },
-        ]);
+        return Promise.reject(
+          new GraphqlError([
+            { errorType: 'DeviceAlreadyExists', message: `Already registered: ${taken.join(', ')}.`, path: [] },
+          ]),
+        );
       }
       for (const serial of serials) registered.add(serial);
-      return inputs.map((input) => ({
-        registrationToken: `token-${input.serialNumber}`,
-        tokenExpiresAt: '2026-12-06T12:00:00.000Z',
-        device: device(input.serialNumber, input.thingName),
-      }));
+      return Promise.resolve(
+        inputs.map((input) => ({
+          registrationToken: `token-${input.serialNumber}`,
+          tokenExpiresAt: '2026-12-06T12:00:00.000Z',
+          device: device(input.serialNumber, input.thingName),
+        })),
+      );
     },
-    async getDevice(serialNumber: string): Promise<Device | null> {
+    getDevice(serialNumber: string): Promise<Device | null> {
       lookups.push(serialNumber);
-      return registered.has(serialNumber) ? device(serialNumber) : null;
+      return Promise.resolve(registered.has(serialNumber) ? device(serialNumber) : null);
     },
   };
   return {
@@ -64,8 +68,9 @@ async function runImport(api: Pick<AdminApi, 'registerDevices' | 'getDevice'>, i
   const skipped: string[][] = [];
   const settled: number[] = [];
   const summary = await importDevices(api, input, {
-    onRegistered: async (registrations) => {
+    onRegistered: (registrations) => {
       written.push(...registrations.map((registration) => registration.device.serialNumber));
+      return Promise.resolve();
     },
     onSkipped: (serials) => skipped.push([...serials]),
     onBatchDone: (count) => settled.push(count),
@@ -204,10 +209,8 @@ describe('importDevices', () => {
   it('rethrows DeviceAlreadyExists when none of the batch turns out to exist', async () => {
     const refusal = new GraphqlError([{ errorType: 'DeviceAlreadyExists', message: 'Taken.', path: [] }]);
     const api: Pick<AdminApi, 'registerDevices' | 'getDevice'> = {
-      registerDevices: async () => {
-        throw refusal;
-      },
-      getDevice: async () => null,
+      registerDevices: () => Promise.reject(refusal),
+      getDevice: () => Promise.resolve(null),
     };
 
     await expect(runImport(api, rows(2))).rejects.toBe(refusal);
@@ -219,7 +222,7 @@ describe('importDevices', () => {
     const summary = await importDevices(
       fake.api,
       rows(3),
-      { onRegistered: async () => undefined, onSkipped: (serials) => skipped.push([...serials]) },
+      { onRegistered: () => Promise.resolve(), onSkipped: (serials) => skipped.push([...serials]) },
       { alreadyHeld: new Set(['SN-1', 'SN-2']) },
     );
     expect(summary).toEqual({ registered: 1, skipped: ['SN-1', 'SN-2'] });
@@ -245,8 +248,16 @@ describe('importDevices', () => {
     const summary = await importDevices(
       api,
       rows(5),
-      { onRegistered: async () => undefined },
-      { retry: { sleep: async (ms) => void waits.push(ms), random: () => 0.5 } },
+      { onRegistered: () => Promise.resolve() },
+      {
+        retry: {
+          sleep: (ms) => {
+            waits.push(ms);
+            return Promise.resolve();
+          },
+          random: () => 0.5,
+        },
+      },
     );
     expect(summary.registered).toBe(5);
     expect(waits).toEqual([1000, 2000]);
@@ -264,8 +275,9 @@ describe('importDevices', () => {
 
     await expect(
       importDevices(fake.api, rows(150), {
-        onRegistered: async (registrations) => {
+        onRegistered: (registrations) => {
           written.push(...registrations.map((registration) => registration.device.serialNumber));
+          return Promise.resolve();
         },
       }),
     ).rejects.toMatchObject({ errorType: 'InternalError' });

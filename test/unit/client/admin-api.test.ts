@@ -12,10 +12,10 @@ interface Call {
 function recordingClient(answers: readonly unknown[]): { client: GraphqlClient; calls: Call[] } {
   const calls: Call[] = [];
   const client: GraphqlClient = {
-    async request<T>(query: string, variables?: GraphqlVariables): Promise<T> {
+    request<T>(query: string, variables?: GraphqlVariables): Promise<T> {
       calls.push({ query, variables });
-      if (calls.length > answers.length) throw new Error('no scripted answer left');
-      return answers[calls.length - 1] as T;
+      if (calls.length > answers.length) return Promise.reject(new Error('no scripted answer left'));
+      return Promise.resolve(answers[calls.length - 1] as T);
     },
   };
   return { client, calls };

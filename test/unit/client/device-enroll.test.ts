@@ -31,7 +31,13 @@ function graphqlError(errorType: string): GraphqlError {
 /** Records the delays instead of waiting. */
 function recordingSleep(): { sleep: (ms: number) => Promise<void>; delays: number[] } {
   const delays: number[] = [];
-  return { delays, sleep: async (ms) => void delays.push(ms) };
+  return {
+    delays,
+    sleep: (ms) => {
+      delays.push(ms);
+      return Promise.resolve();
+    },
+  };
 }
 
 async function enroll(scripts: readonly CallScript[] = [], options: Partial<EnrollOptions> = {}) {

@@ -119,7 +119,7 @@ describe('createGraphqlClient', () => {
     server.respondWith(() => ({ json: { data: { device: null } } }));
     const temporary = { ...CREDENTIALS, sessionToken: 'session-token' };
 
-    await clientWith({ kind: 'iam', region: REGION, credentials: async () => temporary }).request(QUERY, {
+    await clientWith({ kind: 'iam', region: REGION, credentials: () => Promise.resolve(temporary) }).request(QUERY, {
       serialNumber: 'SN-1',
     });
 

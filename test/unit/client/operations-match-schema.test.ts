@@ -17,9 +17,9 @@ const APPSYNC_BUILT_INS = `
 function capturingClient(): { client: GraphqlClient; operations: { query: string; variables?: GraphqlVariables }[] } {
   const operations: { query: string; variables?: GraphqlVariables }[] = [];
   const client: GraphqlClient = {
-    async request<T>(query: string, variables?: GraphqlVariables): Promise<T> {
+    request<T>(query: string, variables?: GraphqlVariables): Promise<T> {
       operations.push(variables === undefined ? { query } : { query, variables });
-      throw new Error('captured');
+      return Promise.reject(new Error('captured'));
     },
   };
   return { client, operations };

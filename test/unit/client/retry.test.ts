@@ -20,15 +20,18 @@ describe('retryWithBackoff', () => {
     let calls = 0;
 
     const result = await retryWithBackoff(
-      async (attempt) => {
+      (attempt) => {
         calls += 1;
-        if (attempt < 3) throw new Error(`failure ${attempt}`);
-        return 'done';
+        if (attempt < 3) return Promise.reject(new Error(`failure ${attempt}`));
+        return Promise.resolve('done');
       },
       {
         isRetryable: () => true,
         random: () => 0.5,
-        sleep: async (ms) => void events.push(`sleep ${ms}`),
+        sleep: (ms) => {
+          events.push(`sleep ${ms}`);
+          return Promise.resolve();
+        },
         onRetry: (event) => events.push(`retry after ${(event.error as Error).message}`),
       },
     );
@@ -44,11 +47,11 @@ describe('retryWithBackoff', () => {
 
     await expect(
       retryWithBackoff(
-        async () => {
+        () => {
           calls += 1;
-          throw failure;
+          return Promise.reject(failure);
         },
-        { attempts: 0, isRetryable: () => true, sleep: async () => undefined },
+        { attempts: 0, isRetryable: () => true, sleep: () => Promise.resolve() },
       ),
     ).rejects.toBe(failure);
     expect(calls).toBe(1);

@@ -94,7 +94,7 @@ describe('loadOrIssueTlsServerCertificate', () => {
     const reissueCases: { name: string; change: () => Promise<{ now: Date; signer: LocalCa }> }[] = [
       {
         name: 'it expires within 30 days',
-        change: async () => ({ now: new Date(issuedAt.getTime() + 336 * DAY_MS), signer: ca }),
+        change: () => Promise.resolve({ now: new Date(issuedAt.getTime() + 336 * DAY_MS), signer: ca }),
       },
       {
         name: 'it was signed by another CA',

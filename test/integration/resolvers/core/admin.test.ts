@@ -160,7 +160,7 @@ describe('registerDevices', () => {
     expect(error).toBeInstanceOf(CvmError);
     expect((error as CvmError).errorType).toBe('DeviceAlreadyExists');
     expect((error as CvmError).message).toContain(taken);
-    expect(await h.table.store.getMany(fresh as string[])).toEqual([]);
+    expect(await h.table.store.getMany(fresh)).toEqual([]);
   });
 
   it('undoes its own writes when another registration wins a race mid-batch', async () => {

@@ -148,7 +148,7 @@ describe('requestCertificate', () => {
       ['a CSR for another serial', { csrFor: 'SN-OTHER' }, 'CsrSubjectMismatch'],
     ])('%s → %s', async (_case, change, errorType) => {
       const { serial, token } = await newDevice();
-      const csr = await makeCsr({ commonName: 'csrFor' in change ? (change.csrFor as string) : serial });
+      const csr = await makeCsr({ commonName: 'csrFor' in change ? change.csrFor : serial });
       const input: Record<string, unknown> = {
         serialNumber: serial,
         registrationToken: token,

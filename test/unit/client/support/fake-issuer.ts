@@ -22,10 +22,7 @@ export interface TestCa {
 }
 
 export async function createTestCa(): Promise<TestCa> {
-  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
   const caCertificate = await X509CertificateGenerator.createSelfSigned({
     name: 'CN=cvm test CA',
     keys,

@@ -45,10 +45,7 @@ export interface SelfSignedTls {
 }
 
 export async function createSelfSignedTls(commonName = '127.0.0.1'): Promise<SelfSignedTls> {
-  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const certificate = await X509CertificateGenerator.createSelfSigned({
     name: `CN=${commonName}`,
     keys,

@@ -42,9 +42,9 @@ describe('createLambdaResolver with resolvers/appsync/invoke.js', () => {
     const payloads: unknown[] = [];
     const resolve = createLambdaResolver({
       codeFile: RESOLVER_CODE_FILE,
-      handler: async (payload) => {
+      handler: (payload) => {
         payloads.push(payload);
-        return { data: { serialNumber: 'SN-1' } };
+        return Promise.resolve({ data: { serialNumber: 'SN-1' } });
       },
     });
 
@@ -59,7 +59,7 @@ describe('createLambdaResolver with resolvers/appsync/invoke.js', () => {
   it("turns the envelope's error into util.error(message, errorType)", async () => {
     const resolve = createLambdaResolver({
       codeFile: RESOLVER_CODE_FILE,
-      handler: async () => ({ error: { errorType: 'DeviceNotFound', message: 'No device SN-1.' } }),
+      handler: () => Promise.resolve({ error: { errorType: 'DeviceNotFound', message: 'No device SN-1.' } }),
     });
 
     const error = await fieldError(resolve(FIELD));
@@ -105,7 +105,7 @@ describe('createLambdaResolver with resolvers/appsync/invoke.js', () => {
   );
 
   it('answers InternalError when the Lambda returns nothing', async () => {
-    const resolve = createLambdaResolver({ codeFile: RESOLVER_CODE_FILE, handler: async () => null });
+    const resolve = createLambdaResolver({ codeFile: RESOLVER_CODE_FILE, handler: () => Promise.resolve(null) });
 
     expect(await fieldError(resolve(FIELD))).toMatchObject({ errorType: 'InternalError' });
   });
@@ -121,7 +121,7 @@ describe('the APPSYNC_JS runtime', () => {
         return ctx.result;
       }
     `);
-    const resolve = createLambdaResolver({ codeFile, handler: async () => 'value' });
+    const resolve = createLambdaResolver({ codeFile, handler: () => Promise.resolve('value') });
 
     expect(await resolve(FIELD)).toEqual({
       value: 'value',
@@ -138,9 +138,9 @@ describe('the APPSYNC_JS runtime', () => {
     let invoked = false;
     const resolve = createLambdaResolver({
       codeFile,
-      handler: async () => {
+      handler: () => {
         invoked = true;
-        return null;
+        return Promise.resolve(null);
       },
     });
 
@@ -157,7 +157,7 @@ describe('the APPSYNC_JS runtime', () => {
       export function request() { return util.error('no type given'); }
       export function response(ctx) { return ctx.result; }
     `);
-    const resolve = createLambdaResolver({ codeFile, handler: async () => null });
+    const resolve = createLambdaResolver({ codeFile, handler: () => Promise.resolve(null) });
 
     expect(await fieldError(resolve(FIELD))).toMatchObject({
       errorType: DEFAULT_CODE_ERROR_TYPE,
@@ -172,7 +172,7 @@ describe('the APPSYNC_JS runtime', () => {
       }
       export function response(ctx) { return ctx.result; }
     `);
-    const resolve = createLambdaResolver({ codeFile, handler: async (payload) => payload });
+    const resolve = createLambdaResolver({ codeFile, handler: (payload) => Promise.resolve(payload) });
 
     expect((await resolve(FIELD)).value).toEqual(['undefined', 'undefined', 'undefined']);
   });
@@ -183,7 +183,7 @@ describe('the APPSYNC_JS runtime', () => {
       export function request() { return { operation: 'Invoke', payload: util.autoId() }; }
       export function response(ctx) { return ctx.result; }
     `);
-    const resolve = createLambdaResolver({ codeFile, handler: async () => null });
+    const resolve = createLambdaResolver({ codeFile, handler: () => Promise.resolve(null) });
 
     const error = await fieldError(resolve(FIELD));
 
@@ -198,7 +198,7 @@ describe('the APPSYNC_JS runtime', () => {
       export function response() { return null; }
     `);
 
-    expect(() => createLambdaResolver({ codeFile, handler: async () => null })).toThrow(/imports node:fs/);
+    expect(() => createLambdaResolver({ codeFile, handler: () => Promise.resolve(null) })).toThrow(/imports node:fs/);
   });
 
   it('refuses a request handler that is not an Invoke', async () => {
@@ -206,7 +206,7 @@ describe('the APPSYNC_JS runtime', () => {
       export function request() { return { operation: 'BatchInvoke', payload: {} }; }
       export function response(ctx) { return ctx.result; }
     `);
-    const resolve = createLambdaResolver({ codeFile, handler: async () => null });
+    const resolve = createLambdaResolver({ codeFile, handler: () => Promise.resolve(null) });
 
     expect(await fieldError(resolve(FIELD))).toMatchObject({ errorType: 'InternalFailure' });
   });

@@ -75,7 +75,7 @@ describe('createAuthenticator', () => {
   const refusals: [string, () => Promise<Record<string, string>>, string | undefined, number, string, RegExp][] = [
     [
       'no credentials',
-      async () => ({}),
+      () => Promise.resolve({}),
       undefined,
       401,
       'UnauthorizedException',
@@ -83,7 +83,7 @@ describe('createAuthenticator', () => {
     ],
     [
       'a bearer token',
-      async () => ({ authorization: 'Bearer abc' }),
+      () => Promise.resolve({ authorization: 'Bearer abc' }),
       undefined,
       401,
       'UnauthorizedException',
@@ -91,7 +91,7 @@ describe('createAuthenticator', () => {
     ],
     [
       'an unknown API key',
-      async () => ({ 'x-api-key': 'da2-other' }),
+      () => Promise.resolve({ 'x-api-key': 'da2-other' }),
       undefined,
       401,
       'UnauthorizedException',
@@ -123,7 +123,7 @@ describe('createAuthenticator', () => {
     ],
     [
       'a truncated signature header',
-      async () => ({ authorization: 'AWS4-HMAC-SHA256 Credential=x' }),
+      () => Promise.resolve({ authorization: 'AWS4-HMAC-SHA256 Credential=x' }),
       undefined,
       403,
       'IncompleteSignatureException',

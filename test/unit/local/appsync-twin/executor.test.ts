@@ -62,7 +62,7 @@ function executorAnswering(answer: (event: ResolverEvent) => Promise<ResolverEnv
 
 describe('createAppSyncExecutor', () => {
   it('passes the coerced arguments and the caller identity to invoke and returns its data', async () => {
-    const { executor, events } = executorAnswering(async () => ({ data: DEVICE }));
+    const { executor, events } = executorAnswering(() => Promise.resolve({ data: DEVICE }));
 
     const outcome = await executor.run(
       {
@@ -83,9 +83,11 @@ describe('createAppSyncExecutor', () => {
   });
 
   it('gives invoke an AWSJSON argument as the JSON value its string encodes', async () => {
-    const { executor, events } = executorAnswering(async () => ({
-      data: { registrationToken: 't', tokenExpiresAt: '2025-03-11T05:06:07.000Z', device: DEVICE },
-    }));
+    const { executor, events } = executorAnswering(() =>
+      Promise.resolve({
+        data: { registrationToken: 't', tokenExpiresAt: '2025-03-11T05:06:07.000Z', device: DEVICE },
+      }),
+    );
 
     await executor.run(
       {
@@ -99,7 +101,7 @@ describe('createAppSyncExecutor', () => {
   });
 
   it('answers Unauthorized with null data and never invokes when the caller mode may not use a root field', async () => {
-    const { executor, events } = executorAnswering(async () => ({ data: DEVICE }));
+    const { executor, events } = executorAnswering(() => Promise.resolve({ data: DEVICE }));
 
     const outcome = await executor.run({ query: '{ device(serialNumber: "SN-1") { status } }' }, DEVICE_CALLER);
 
@@ -120,7 +122,7 @@ describe('createAppSyncExecutor', () => {
   });
 
   it('lets an API-key caller request a certificate and an IAM caller not', async () => {
-    const { executor, events } = executorAnswering(async () => ({ data: GRANT }));
+    const { executor, events } = executorAnswering(() => Promise.resolve({ data: GRANT }));
     const query =
       'mutation { requestCertificate(input: {serialNumber: "SN-1", registrationToken: "t", csr: "c"}) { certificateId issuedAt } }';
 
@@ -150,7 +152,7 @@ describe('createAppSyncExecutor', () => {
       type Query { item: Item @aws_api_key }
       type Item @aws_api_key { open: String secret: String @aws_iam }
     `;
-    const { executor } = executorAnswering(async () => ({ data: { open: 'o', secret: 's' } }), sdl);
+    const { executor } = executorAnswering(() => Promise.resolve({ data: { open: 'o', secret: 's' } }), sdl);
 
     const outcome = await executor.run({ query: '{ item { open secret } }' }, DEVICE_CALLER);
 
@@ -167,9 +169,14 @@ describe('createAppSyncExecutor', () => {
   });
 
   it('maps an envelope error to errorType and message, as util.error does', async () => {
-    const { executor } = executorAnswering(async () => ({
-      error: { errorType: 'InvalidRegistrationToken', message: 'The registration token is not valid for this device.' },
-    }));
+    const { executor } = executorAnswering(() =>
+      Promise.resolve({
+        error: {
+          errorType: 'InvalidRegistrationToken',
+          message: 'The registration token is not valid for this device.',
+        },
+      }),
+    );
 
     const outcome = await executor.run(
       {
@@ -219,7 +226,7 @@ describe('createAppSyncExecutor', () => {
   });
 
   it('reports a value that breaks a scalar as an error at that field', async () => {
-    const { executor } = executorAnswering(async () => ({ data: { ...DEVICE, updatedAt: 'yesterday' } }));
+    const { executor } = executorAnswering(() => Promise.resolve({ data: { ...DEVICE, updatedAt: 'yesterday' } }));
 
     const outcome = await executor.run({ query: '{ device(serialNumber: "SN-1") { serialNumber updatedAt } }' }, ADMIN);
 
@@ -246,7 +253,7 @@ describe('createAppSyncExecutor', () => {
   it.each(rejectedOperations)(
     'answers %s with data null and a located error, without invoking',
     async (_case, query, variables, message) => {
-      const { executor, events } = executorAnswering(async () => ({ data: DEVICE }));
+      const { executor, events } = executorAnswering(() => Promise.resolve({ data: DEVICE }));
 
       const outcome = await executor.run({ query, variables: variables ?? null }, ADMIN);
 
@@ -260,7 +267,10 @@ describe('createAppSyncExecutor', () => {
   );
 
   it('refuses introspection with a validation error when the API has it DISABLED, and serves it by default', async () => {
-    const resolveRootField = createLambdaResolver({ codeFile: RESOLVER_CODE_FILE, handler: async () => null });
+    const resolveRootField = createLambdaResolver({
+      codeFile: RESOLVER_CODE_FILE,
+      handler: () => Promise.resolve(null),
+    });
     const disabled = createAppSyncExecutor({ schemaSdl, resolveRootField, introspection: 'DISABLED' });
     const byDefault = createAppSyncExecutor({ schemaSdl, resolveRootField });
     const query = { query: '{ __schema { queryType { name } } }' };

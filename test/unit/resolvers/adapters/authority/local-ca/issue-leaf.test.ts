@@ -124,14 +124,17 @@ describe('issueDeviceCertificate', () => {
 
   describe('refuses', () => {
     const cases: { name: string; csr: () => Promise<string> }[] = [
-      { name: 'fail/tampered-subject', csr: async () => tamper(csrPem, 'SN-0001', 'SN-0009') },
-      { name: 'fail/corrupt-signature', csr: async () => flipLastByte(csrPem) },
+      { name: 'fail/tampered-subject', csr: () => Promise.resolve(tamper(csrPem, 'SN-0001', 'SN-0009')) },
+      { name: 'fail/corrupt-signature', csr: () => Promise.resolve(flipLastByte(csrPem)) },
       { name: 'fail/rsa-1024', csr: async () => (await makeCsr({ commonName: 'SN-1', keyType: 'rsa-1024' })).csrPem },
-      { name: 'fail/not-pem', csr: async () => pemBody(csrPem) },
-      { name: 'fail/not-a-csr', csr: async () => ca.certificatePem.replaceAll('CERTIFICATE', 'CERTIFICATE REQUEST') },
+      { name: 'fail/not-pem', csr: () => Promise.resolve(pemBody(csrPem)) },
+      {
+        name: 'fail/not-a-csr',
+        csr: () => Promise.resolve(ca.certificatePem.replaceAll('CERTIFICATE', 'CERTIFICATE REQUEST')),
+      },
       {
         name: 'fail/garbage',
-        csr: async () => '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----',
+        csr: () => Promise.resolve('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----'),
       },
     ];
 

@@ -69,7 +69,7 @@ describe('caFromPem', () => {
     },
     {
       name: 'fail/no-private-key-block',
-      inputs: async () => [ca.certificatePem, ca.certificatePem],
+      inputs: () => Promise.resolve([ca.certificatePem, ca.certificatePem]),
       message: /PRIVATE KEY/,
     },
   ];
