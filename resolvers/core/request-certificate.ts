@@ -101,15 +101,15 @@ async function claimOrExplain(
   serialNumber: string,
   blindClaim: ReturnType<typeof claimWithoutReading>,
 ): Promise<ClaimOutcome> {
-  let claimError: unknown;
+  let failed: { readonly error: unknown } | undefined;
   try {
     const claimed = await ctx.store.claim(serialNumber, blindClaim);
     if (claimed !== undefined) return { outcome: 'claimed', record: claimed };
   } catch (error) {
-    claimError = error;
+    failed = { error };
   }
   const record = await ctx.store.get(serialNumber);
-  if (claimError !== undefined && record?.lease?.owner !== blindClaim.lease.owner) throw claimError;
+  if (failed !== undefined && record?.lease?.owner !== blindClaim.lease.owner) throw failed.error;
   return { outcome: 'refused', record };
 }
 

@@ -49,7 +49,7 @@ function enroll(serial: string, token: string, out: string) {
   return cvm(['device', 'enroll', '--serial', serial, '--token', token, '--data-dir', dataDir, '--out', out, '--json']);
 }
 
-async function registrationOf(run: { code: number; stdout: string; stderr: string }) {
+function registrationOf(run: { code: number; stdout: string; stderr: string }) {
   expect(run.stderr).toBe('');
   expect(run.code).toBe(0);
   return JSON.parse(run.stdout) as { registrationToken: string; device: { publicKeyPin: string | null } };
@@ -67,7 +67,7 @@ async function show(serial: string) {
 describe('key pinning on the local stack, with the cvm command', () => {
   it('enrolls the pinned device, refuses a clone with the same token, and a reset can pin another key', async () => {
     const device = await factoryDevice('pinned');
-    const registered = await registrationOf(
+    const registered = registrationOf(
       await cvm([
         'admin',
         'register',
@@ -108,7 +108,7 @@ describe('key pinning on the local stack, with the cvm command', () => {
 
     // A new board: reset with its key; the reset keeps nothing of the old pin.
     const newBoard = await factoryDevice('new-board');
-    const reset = await registrationOf(
+    const reset = registrationOf(
       await cvm([
         'admin',
         'reset',
@@ -125,7 +125,7 @@ describe('key pinning on the local stack, with the cvm command', () => {
     expect((await enroll('PIN-CLI-1', reset.registrationToken, newBoard.out)).code).toBe(0);
 
     // A plain reset keeps the pin.
-    const plain = await registrationOf(await cvm(['admin', 'reset', 'PIN-CLI-1', '--data-dir', dataDir, '--json']));
+    const plain = registrationOf(await cvm(['admin', 'reset', 'PIN-CLI-1', '--data-dir', dataDir, '--json']));
     expect(plain.device.publicKeyPin).toBe(newBoard.fingerprint);
   });
 
