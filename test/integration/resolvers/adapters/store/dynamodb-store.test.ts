@@ -11,6 +11,7 @@ import {
 import { ensureTable } from '../../../../../local/dynalite.ts';
 import { DynamoDbDeviceStore } from '../../../../../resolvers/adapters/store/dynamodb-store.ts';
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../../../../resolvers/core/device.ts';
+import { claim as claimTransition, isRefusal } from '../../../../../resolvers/core/device-lifecycle.ts';
 import { ConditionFailedError, CvmError, ThrottledError } from '../../../../../resolvers/core/errors.ts';
 import type { Page } from '../../../../../resolvers/core/ports.ts';
 import { startTestTable, type TestTable } from '../../../../support/dynalite.ts';
@@ -196,6 +197,47 @@ describe('DynamoDbDeviceStore on dynalite', () => {
     it('refuses an unknown serial the same way, creating nothing', async () => {
       await expect(store.claim('claim-nobody', { tokenHash: TOKEN_HASH, now: NOW, lease })).resolves.toBeUndefined();
       expect(await store.get('claim-nobody')).toBeUndefined();
+    });
+
+    it('claims a device pinned to the lease key, and refuses one pinned to another key, writing nothing', async () => {
+      await store.create(claimable('claim-pinned-same', { publicKeyPin: lease.publicKeyFingerprint }));
+      await expect(store.claim('claim-pinned-same', { tokenHash: TOKEN_HASH, now: NOW, lease })).resolves.toMatchObject(
+        {
+          status: 'ISSUING',
+        },
+      );
+      await store.create(claimable('claim-pinned-other', { publicKeyPin: 'f2' }));
+      const before = await store.get('claim-pinned-other');
+      await expect(
+        store.claim('claim-pinned-other', { tokenHash: TOKEN_HASH, now: NOW, lease }),
+      ).resolves.toBeUndefined();
+      expect(await store.get('claim-pinned-other')).toStrictEqual(before);
+    });
+
+    // The store's condition is the lifecycle's `claim` transition (plus the token) in one write: they must agree.
+    it('agrees with the lifecycle claim transition on every kind of device', async () => {
+      const kinds: [string, Partial<DeviceRecord>][] = [
+        ['pending', {}],
+        ['locked', { locked: true }],
+        ['expired', { tokenExpiresAt: NOW }],
+        ['active', { status: 'ACTIVE' }],
+        ['issuing', { status: 'ISSUING', lease }],
+        ['revoked', { status: 'REVOKED' }],
+        ['pinned-here', { publicKeyPin: lease.publicKeyFingerprint }],
+        ['pinned-elsewhere', { publicKeyPin: 'f2' }],
+        ['locked-pinned-elsewhere', { locked: true, publicKeyPin: 'f2' }],
+      ];
+      const disagreements: string[] = [];
+      for (const [kind, overrides] of kinds) {
+        const serial = `claim-agree-${kind}`;
+        const record = claimable(serial, overrides);
+        await store.create(record);
+        const terms = { now: new Date(NOW), owner: lease.owner, leaseSeconds: 60, publicKeyFingerprint: 'f1' };
+        const byLifecycle = !isRefusal(claimTransition(record, terms));
+        const byStore = (await store.claim(serial, { tokenHash: TOKEN_HASH, now: NOW, lease })) !== undefined;
+        if (byLifecycle !== byStore) disagreements.push(`${kind}: lifecycle ${byLifecycle}, store ${byStore}`);
+      }
+      expect(disagreements).toEqual([]);
     });
   });
 
