@@ -13,6 +13,7 @@ import { verify } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { CvmError, isCvmError } from './errors.ts';
+import { parseStrictDer } from './strict-der.ts';
 import { acceptedKey, DER_NULL, parametersHex, publicKeyFingerprint, type KeyRefusal } from './public-key.ts';
 
 type AlgorithmIdentifier = CertificationRequest['signatureAlgorithm'];
@@ -74,7 +75,7 @@ function inspectCsrStrictly(pem: string, serialNumber: string): InspectedCsr {
   if (pem.length > MAX_CSR_PEM_LENGTH) {
     throw invalidCsr(`The CSR is ${pem.length} characters long; at most ${MAX_CSR_PEM_LENGTH} are accepted.`);
   }
-  const asn = parseStrictDer(decodePem(pem));
+  const asn = parseCsrDer(decodePem(pem));
 
   const accepted = acceptedSignatureAlgorithm(asn.signatureAlgorithm);
   const info = asn.certificationRequestInfo;
@@ -113,24 +114,12 @@ function inspectCsrStrictly(pem: string, serialNumber: string): InspectedCsr {
   };
 }
 
-/**
- * Parse PKCS#10 and insist on DER: re-encoding must give back the very bytes. Trailing bytes or a non-canonical
- * encoding would let two different byte strings mean one request. Both steps run inside the guard because the
- * ASN.1 library re-parses some values (an attribute value of an unexpected universal type) only when encoding.
- */
-function parseStrictDer(der: Uint8Array): CertificationRequest {
-  let asn: CertificationRequest;
-  let reencoded: Uint8Array;
-  try {
-    asn = AsnConvert.parse(der, CertificationRequest);
-    reencoded = new Uint8Array(AsnConvert.serialize(asn));
-  } catch (error) {
-    throw invalidCsr('The CSR is not a valid PKCS#10 structure.', error);
-  }
-  if (!sameBytes(reencoded, der)) {
-    throw invalidCsr('The CSR is not DER encoded (it has trailing or non-canonical bytes).');
-  }
-  return asn;
+/** Parse PKCS#10, strictly DER (strict-der.ts says why). */
+function parseCsrDer(der: Uint8Array): CertificationRequest {
+  const result = parseStrictDer(der, CertificationRequest);
+  if ('parsed' in result) return result.parsed;
+  if (result.refused === 'unparsable') throw invalidCsr('The CSR is not a valid PKCS#10 structure.', result.cause);
+  throw invalidCsr('The CSR is not DER encoded (it has trailing or non-canonical bytes).');
 }
 
 /**
@@ -187,10 +176,6 @@ function commonNamesOf(subject: Name): string[] {
     }
   }
   return values;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a).equals(Buffer.from(b));
 }
 
 function invalidCsr(message: string, cause?: unknown): CvmError {

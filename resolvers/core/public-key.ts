@@ -6,9 +6,9 @@
  */
 import 'reflect-metadata';
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { CvmError } from './errors.ts';
+import { parseStrictDer } from './strict-der.ts';
 
 type AlgorithmIdentifier = SubjectPublicKeyInfo['algorithm'];
 
@@ -124,18 +124,14 @@ export function inspectPublicKeyPem(pem: unknown): InspectedPublicKey {
   }
   const der = new Uint8Array(Buffer.from(match[1].replace(/\s+/g, ''), 'base64'));
   if (der.length === 0) throw PINNED_KEY.refuse('The publicKey PEM block is empty.');
-  let spki: SubjectPublicKeyInfo;
-  let reencoded: Uint8Array;
-  try {
-    spki = AsnConvert.parse(der, SubjectPublicKeyInfo);
-    reencoded = new Uint8Array(AsnConvert.serialize(spki));
-  } catch (error) {
-    throw PINNED_KEY.refuse('publicKey is not a valid SubjectPublicKeyInfo.', error);
-  }
   // DER only, as for a CSR: one key, one byte string, one fingerprint.
-  if (!Buffer.from(reencoded).equals(Buffer.from(der))) {
-    throw PINNED_KEY.refuse('publicKey is not DER encoded (it has trailing or non-canonical bytes).');
+  const result = parseStrictDer(der, SubjectPublicKeyInfo);
+  if ('refused' in result) {
+    throw result.refused === 'unparsable'
+      ? PINNED_KEY.refuse('publicKey is not a valid SubjectPublicKeyInfo.', result.cause)
+      : PINNED_KEY.refuse('publicKey is not DER encoded (it has trailing or non-canonical bytes).');
   }
+  const spki = result.parsed;
   const { description } = acceptedKey(spki.algorithm, der, PINNED_KEY);
   return { publicKeyFingerprint: publicKeyFingerprint(der), keyDescription: description };
 }
