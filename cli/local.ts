@@ -8,6 +8,7 @@ import {
   readLocalConfig,
 } from '../local/config.ts';
 import { SESSION_DURATION_BOUNDS, issueTemporaryCredentials } from '../local/session-credentials.ts';
+import { DEFAULT_SETTINGS, LOCAL_ROTATION_WINDOW_BOUNDS } from '../resolvers/core/context.ts';
 import type { CliContext, StartLocalStack } from './context.ts';
 import { dataDir as dataDirOf } from './connection.ts';
 import { UsageError } from './errors.ts';
@@ -25,13 +26,30 @@ export function addLocalCommands(program: Command, context: CliContext): void {
       parsePort,
     )
     .option('--data-dir <dir>', `where state and local.json live (env CVM_DATA_DIR, default ${DEFAULT_DATA_DIR})`)
-    .action(async (flags: { port?: number; mqttPort?: number; dataDir?: string }) => {
+    .option(
+      '--rotation-window <seconds>',
+      `how long a renewed device has to confirm its new certificate (env CVM_ROTATION_WINDOW_SECONDS, default ${DEFAULT_SETTINGS.rotationWindowSeconds})`,
+      parseRotationWindow,
+    )
+    .action(async (flags: { port?: number; mqttPort?: number; dataDir?: string; rotationWindow?: number }) => {
       const port = flags.port ?? portFromEnv('CVM_PORT', context.env.CVM_PORT) ?? DEFAULT_PORT;
       const mqttPort = flags.mqttPort ?? portFromEnv('CVM_MQTT_PORT', context.env.CVM_MQTT_PORT) ?? DEFAULT_MQTT_PORT;
       const dataDir = dataDirOf(flags, context.env);
+      const envWindow = context.env.CVM_ROTATION_WINDOW_SECONDS;
+      const rotationWindowSeconds =
+        flags.rotationWindow ??
+        (envWindow === undefined || envWindow === ''
+          ? undefined
+          : rotationWindowFrom(envWindow, 'CVM_ROTATION_WINDOW_SECONDS'));
       // Loaded on demand: devices and admins never need dynalite and the local CA.
       const start: StartLocalStack = context.startLocalStack ?? (await import('../local/stack.ts')).startLocalStack;
-      const stack = await start({ dataDir, port, mqttPort, log: (line) => context.stderr.write(`${line}\n`) });
+      const stack = await start({
+        dataDir,
+        port,
+        mqttPort,
+        log: (line) => context.stderr.write(`${line}\n`),
+        ...(rotationWindowSeconds === undefined ? {} : { settings: { rotationWindowSeconds } }),
+      });
       const dataDirFlag = dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${dataDir}`;
       context.stdout.write(
         `cvm local stack listening on ${stack.config.graphqlUrl}\n` +
@@ -48,6 +66,23 @@ export function addLocalCommands(program: Command, context: CliContext): void {
     });
 
   addCredentialsCommand(local, context);
+}
+
+function rotationWindowFrom(value: string, source: string): number {
+  const seconds = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  const { min, max } = LOCAL_ROTATION_WINDOW_BOUNDS;
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    throw new UsageError(`${source} must be a whole number of seconds from ${min} to ${max}, not "${value}".`);
+  }
+  return seconds;
+}
+
+function parseRotationWindow(value: string): number {
+  try {
+    return rotationWindowFrom(value, '--rotation-window');
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function addCredentialsCommand(local: Command, context: CliContext): void {

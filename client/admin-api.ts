@@ -20,7 +20,7 @@ export const MAX_PAGE_SIZE = 100;
 
 const DEVICE_FIELDS = `
   serialNumber thingName status locked attributes publicKeyPin certificateId certificateArn
-  registeredAt tokenExpiresAt issuedAt revokedAt revocationReason updatedAt`;
+  pendingCertificateId confirmBy registeredAt tokenExpiresAt issuedAt revokedAt revocationReason updatedAt`;
 const REGISTRATION_FIELDS = `registrationToken tokenExpiresAt device { ${DEVICE_FIELDS} }`;
 const EVENT_FIELDS = 'serialNumber type at actor details';
 
@@ -47,7 +47,7 @@ const RESET_DEVICE = `mutation ResetDevice($serialNumber: String!, $tokenTtlSeco
 }`;
 
 const RECONCILE = `mutation Reconcile($input: ReconcileInput) {
-  reconcile(input: $input) { scanned orphans { certificateId serialNumber status action } repaired }
+  reconcile(input: $input) { scanned orphans { certificateId serialNumber status action } repaired rotationsSettled }
 }`;
 
 export interface PageOptions {

@@ -11,7 +11,7 @@ export interface RequestCertificateInput {
 
 const REQUEST_CERTIFICATE = `mutation RequestCertificate($input: RequestCertificateInput!) {
   requestCertificate(input: $input) {
-    serialNumber thingName certificateId certificateArn certificatePem caCertificatePem iotEndpoint issuedAt
+    serialNumber thingName certificateId certificateArn certificatePem caCertificatePem iotEndpoint issuedAt confirmBy
   }
 }`;
 
@@ -22,5 +22,9 @@ export async function requestCertificate(
   const data = await client.request<{ requestCertificate: CertificateGrant }>(REQUEST_CERTIFICATE, {
     input: { serialNumber: input.serialNumber, registrationToken: input.registrationToken, csr: input.csr },
   });
-  return { ...data.requestCertificate, iotEndpoint: data.requestCertificate.iotEndpoint ?? null };
+  return {
+    ...data.requestCertificate,
+    iotEndpoint: data.requestCertificate.iotEndpoint ?? null,
+    confirmBy: data.requestCertificate.confirmBy ?? null,
+  };
 }

@@ -18,6 +18,10 @@ export const DEVICE_EVENT_TYPES = [
   'ISSUE_FAILED',
   'REVOKED',
   'RESET',
+  'RENEWAL_REQUESTED',
+  'ROTATED',
+  'ROTATION_ROLLED_BACK',
+  'KEY_PINNED',
 ] as const;
 export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number];
 
@@ -37,6 +41,26 @@ export interface CertificateGrant {
   readonly caCertificatePem: string;
   readonly iotEndpoint: string | null;
   readonly issuedAt: string;
+  /** For a renewal: confirm before this time or the new certificate is revoked. Null for requestCertificate. */
+  readonly confirmBy: string | null;
+}
+
+export interface RenewCertificateInput {
+  readonly serialNumber: string;
+  /** The device's current certificate. */
+  readonly certificateId: string;
+  /** PEM CSR for the new key, CN = serial number. */
+  readonly csr: string;
+  /** Base64 signature by the current key over SHA-256 of the new CSR's DER. */
+  readonly signature: string;
+}
+
+export interface ConfirmCertificateInput {
+  readonly serialNumber: string;
+  /** The new certificate, from renewCertificate's grant. */
+  readonly certificateId: string;
+  /** Base64 signature by the new key over SHA-256 of the new certificate's DER. */
+  readonly signature: string;
 }
 
 export interface RegisterDeviceInput {
@@ -68,6 +92,10 @@ export interface Device {
   readonly publicKeyPin: string | null;
   readonly certificateId: string | null;
   readonly certificateArn: string | null;
+  /** The new certificate of a rotation awaiting the device's confirmation. */
+  readonly pendingCertificateId: string | null;
+  /** When the pending certificate is revoked unless confirmed first. */
+  readonly confirmBy: string | null;
   readonly registeredAt: string;
   readonly tokenExpiresAt: string | null;
   readonly issuedAt: string | null;
@@ -96,6 +124,8 @@ export interface ReconcileReport {
   readonly orphans: readonly OrphanedCertificate[];
   /** Abandoned claims finished (devices released to PENDING). */
   readonly repaired: number;
+  /** Rotations finished: rolled back past their deadline, abandoned part-way, or an old certificate revoked. */
+  readonly rotationsSettled: number;
 }
 
 export interface OrphanedCertificate {

@@ -11,6 +11,9 @@ export const ERROR_TYPES = [
   'AlreadyProvisioned',
   // The device's key is pinned and the CSR is for another key (the token was right).
   'KeyMismatch',
+  // renewCertificate / confirmCertificate: the caller did not prove it holds the certificate's key (one answer for
+  // an unknown serial, a device not ACTIVE, another certificate, a signature that does not verify).
+  'InvalidProof',
   'IssuanceInProgress',
   'Throttled',
   'DeviceAlreadyExists',

@@ -6,4 +6,6 @@ export const LAMBDA_ENV = {
   thingNamePrefix: 'CVM_THING_NAME_PREFIX',
   /** Optional: default registration-token lifetime in seconds (7 days when unset). */
   tokenTtlSeconds: 'CVM_TOKEN_TTL_SECONDS',
+  /** Optional: seconds a rotated device has to confirm its new certificate (7 days when unset). */
+  rotationWindowSeconds: 'CVM_ROTATION_WINDOW_SECONDS',
 } as const;

@@ -11,6 +11,12 @@ export const METRICS_SERVICE = 'cvm';
 export const METRIC = {
   /** A certificate was issued and activated (one per enrolled device). */
   certificateIssued: 'CertificateIssued',
+  /** A rotating device got its new certificate (pending its confirmation). */
+  certificateRenewed: 'CertificateRenewed',
+  /** A rotation committed: the device confirmed its new certificate and the old one is revoked. */
+  certificateRotated: 'CertificateRotated',
+  /** A rotation was rolled back: its new certificate was not confirmed by the deadline and is revoked. */
+  rotationRolledBack: 'RotationRolledBack',
   /** An answer that is an error; with the dimension `errorType` (InvalidCsr, InternalError, …). */
   requestFailed: 'RequestFailed',
   /** A call to AWS was throttled and retried. */

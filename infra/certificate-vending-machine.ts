@@ -19,8 +19,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../contract/table-layout.ts';
-import { TOKEN_TTL_BOUNDS } from '../resolvers/core/context.ts';
+import { PARTITION_KEY, ROTATION_INDEX, SORT_KEY, STATUS_INDEX } from '../contract/table-layout.ts';
+import { ROTATION_WINDOW_BOUNDS, TOKEN_TTL_BOUNDS } from '../resolvers/core/context.ts';
 import { THING_NAME_PATTERN } from '../resolvers/core/identifiers.ts';
 import { LAMBDA_ENV } from '../contract/lambda-environment.ts';
 import type { ResolverEvent } from '../contract/lambda-envelope.ts';
@@ -32,7 +32,7 @@ import { devicePolicyDocument } from '../contract/device-policy.ts';
 import { OperationsAlarms, webAclNameOf } from './operations-alarms.ts';
 import { IOT_CERTIFICATES_ARN, IOT_THINGS_ARN, resolverPolicyStatements } from './resolver-permissions.ts';
 import { fieldsNeedingResolvers } from '../contract/root-fields.ts';
-import { ADMITTED_FIELD, DEFAULT_IOT_CERTIFICATE_RATE, issuanceConcurrency } from '../contract/issuance-capacity.ts';
+import { DEFAULT_IOT_CERTIFICATE_RATE, isAdmittedField, issuanceConcurrency } from '../contract/issuance-capacity.ts';
 import { LAMBDA_TIMEOUT_SECONDS, RESOLVER_CODE_FILE } from '../contract/resolver-code.ts';
 import { DEFAULT_INTROSPECTION, introspectionConfig } from '../contract/introspection.ts';
 
@@ -77,6 +77,13 @@ export interface CertificateVendingMachineProps {
    * @default - the resolver's own default, 7 days
    */
   readonly tokenTtl?: Duration;
+  /**
+   * How long a device that renewed its certificate has to confirm the new one before it is revoked and the old one
+   * kept (a rollback), from a minute to 365 days. The reconciler's schedule also runs the rollbacks, so a rollback
+   * happens within `reconcileEvery` after the deadline (or at the device's next call).
+   * @default Duration.days(7)
+   */
+  readonly rotationWindow?: Duration;
   /**
    * Retention of the resolver's and the API's log groups.
    * @default logs.RetentionDays.ONE_YEAR
@@ -158,7 +165,7 @@ export class CertificateVendingMachine extends Construct {
   readonly apiKey: appsync.CfnApiKey;
   readonly table: dynamodb.Table;
   readonly resolverFunction: NodejsFunction;
-  /** Serves requestCertificate alone, with the reserved concurrency derived from `iotCertificateRate`. */
+  /** Serves the issuing fields alone, with the reserved concurrency derived from `iotCertificateRate`. */
   readonly issuerFunction: NodejsFunction;
   /** The AWS IoT policy attached to issued certificates (created here or brought by the user). */
   readonly devicePolicyName: string;
@@ -204,7 +211,7 @@ export class CertificateVendingMachine extends Construct {
     });
     this.issuerFunction = this.createResolverFunction(props, role, removalPolicy, logRetention, {
       id: 'Issuer',
-      description: 'cvm GraphQL resolver for requestCertificate, its concurrency capped to the AWS IoT quota',
+      description: 'cvm GraphQL resolver for requestCertificate and renewCertificate, capped to the AWS IoT quota',
       reservedConcurrency: issuanceConcurrency(props.iotCertificateRate ?? DEFAULT_IOT_CERTIFICATE_RATE),
     });
 
@@ -219,7 +226,7 @@ export class CertificateVendingMachine extends Construct {
             authorizationType: appsync.AuthorizationType.API_KEY,
             apiKeyConfig: {
               name: props.apiKeyName ?? 'Devices',
-              description: 'Device enrollment (requestCertificate only)',
+              description: 'Devices: enrollment and certificate rotation only',
               expires: props.apiKeyExpiration ?? Expiration.after(Duration.days(365)),
             },
           },
@@ -277,12 +284,14 @@ export class CertificateVendingMachine extends Construct {
       deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
       removalPolicy,
     });
-    table.addGlobalSecondaryIndex({
-      indexName: STATUS_INDEX.name,
-      partitionKey: { name: STATUS_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: STATUS_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.ALL,
-    });
+    for (const index of [STATUS_INDEX, ROTATION_INDEX]) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
     return table;
   }
 
@@ -294,7 +303,7 @@ export class CertificateVendingMachine extends Construct {
     });
     for (const statement of resolverPolicyStatements({
       tableArn: this.table.tableArn,
-      statusIndexName: STATUS_INDEX.name,
+      indexNames: [STATUS_INDEX.name, ROTATION_INDEX.name],
       devicePolicyName: this.devicePolicyName,
     })) {
       role.addToPolicy(statement);
@@ -322,6 +331,9 @@ export class CertificateVendingMachine extends Construct {
     };
     if (props.thingNamePrefix) environment[LAMBDA_ENV.thingNamePrefix] = props.thingNamePrefix;
     if (props.tokenTtl !== undefined) environment[LAMBDA_ENV.tokenTtlSeconds] = String(props.tokenTtl.toSeconds());
+    if (props.rotationWindow !== undefined) {
+      environment[LAMBDA_ENV.rotationWindowSeconds] = String(props.rotationWindow.toSeconds());
+    }
 
     const require = createRequire(import.meta.url);
     return new NodejsFunction(this, fn.id, {
@@ -441,12 +453,12 @@ export class CertificateVendingMachine extends Construct {
     const issuerDataSource = this.createLambdaDataSource(this.issuerFunction, dataSourceRole, {
       id: 'IssuerDataSource',
       name: 'CvmIssuer',
-      description: 'The cvm resolver Lambda for requestCertificate',
+      description: 'The cvm resolver Lambda for requestCertificate and renewCertificate',
     });
     const code = appsync.Code.fromAsset(RESOLVER_CODE_FILE);
     const schema = loadAppSyncSchema(readFileSync(SCHEMA_FILE, 'utf8'), SCHEMA_FILE);
     for (const { typeName, fieldName } of fieldsNeedingResolvers(schema)) {
-      const issues = typeName === ADMITTED_FIELD.parentTypeName && fieldName === ADMITTED_FIELD.fieldName;
+      const issues = isAdmittedField(typeName, fieldName);
       (issues ? issuerDataSource : dataSource).createResolver(`${typeName}${capitalize(fieldName)}Resolver`, {
         typeName,
         fieldName,
@@ -522,6 +534,12 @@ function validateProps(props: CertificateVendingMachineProps, stack: Stack): voi
   const ttl = props.tokenTtl?.toSeconds();
   if (ttl !== undefined && (ttl < TOKEN_TTL_BOUNDS.min || ttl > TOKEN_TTL_BOUNDS.max)) {
     throw new Error(`tokenTtl must be ${TOKEN_TTL_BOUNDS.min} s to ${TOKEN_TTL_BOUNDS.max} s, not ${ttl} s.`);
+  }
+  const window = props.rotationWindow?.toSeconds();
+  if (window !== undefined && (window < ROTATION_WINDOW_BOUNDS.min || window > ROTATION_WINDOW_BOUNDS.max)) {
+    throw new Error(
+      `rotationWindow must be ${ROTATION_WINDOW_BOUNDS.min} s to ${ROTATION_WINDOW_BOUNDS.max} s, not ${window} s.`,
+    );
   }
   if (props.webAclArn !== undefined && props.rateLimit !== undefined) {
     throw new Error('Give rateLimit (a web ACL cvm creates, or false for none) or webAclArn (yours), not both.');

@@ -58,12 +58,13 @@ export const IOT_THINGS_ARN = iotArn('thing/*');
 
 export interface ResolverPermissionsOptions {
   readonly tableArn: string;
-  readonly statusIndexName: string;
+  /** The table's indexes the resolver queries (by status, by rotation work). */
+  readonly indexNames: readonly string[];
   readonly devicePolicyName: string;
 }
 
 export function resolverPolicyStatements(options: ResolverPermissionsOptions): PolicyStatement[] {
-  const { tableArn, statusIndexName, devicePolicyName } = options;
+  const { tableArn, indexNames, devicePolicyName } = options;
   return [
     new PolicyStatement({
       sid: 'IotActionsWithoutResourceLevelPermissions',
@@ -96,9 +97,9 @@ export function resolverPolicyStatements(options: ResolverPermissionsOptions): P
       resources: [tableArn],
     }),
     new PolicyStatement({
-      sid: 'DeviceTableStatusIndex',
+      sid: 'DeviceTableIndexes',
       actions: DYNAMODB_INDEX_ACTIONS,
-      resources: [`${tableArn}/index/${statusIndexName}`],
+      resources: indexNames.map((indexName) => `${tableArn}/index/${indexName}`),
     }),
   ];
 }

@@ -11,7 +11,9 @@ import {
   DynamoDBClient,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateTableCommand,
   waitUntilTableExists,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput } from '../contract/table-layout.ts';
 
@@ -96,23 +98,53 @@ async function closeServer(server: Server, client: DynamoDBClient): Promise<void
  * so the shared createTableInput is used as is.
  */
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  if (!(await tableExists(client, tableName))) {
+  const existing = await describeTable(client, tableName);
+  if (existing === undefined) {
     try {
       await client.send(new CreateTableCommand(createTableInput(tableName)));
     } catch (error) {
       // Someone else created it between our look and our create: that is what we wanted.
       if (!(error instanceof ResourceInUseException)) throw error;
     }
+  } else {
+    await addMissingIndexes(client, tableName, existing);
   }
   await waitUntilTableExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: tableName });
 }
 
-async function tableExists(client: DynamoDBClient, tableName: string): Promise<boolean> {
+/**
+ * A data dir made by an earlier version has the table without the indexes added since (the rotation index):
+ * add them, as one would with UpdateTable in AWS, and wait until they are ACTIVE (dynalite backfills them).
+ */
+async function addMissingIndexes(client: DynamoDBClient, tableName: string, table: TableDescription): Promise<void> {
+  const wanted = createTableInput(tableName);
+  const present = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  for (const index of wanted.GlobalSecondaryIndexes ?? []) {
+    if (present.has(index.IndexName)) continue;
+    const keyNames = new Set((index.KeySchema ?? []).map((key) => key.AttributeName));
+    await client.send(
+      new UpdateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: (wanted.AttributeDefinitions ?? []).filter((definition) =>
+          keyNames.has(definition.AttributeName),
+        ),
+        GlobalSecondaryIndexUpdates: [{ Create: { ...index } }],
+      }),
+    );
+    for (;;) {
+      const described = await describeTable(client, tableName);
+      const status = described?.GlobalSecondaryIndexes?.find((gsi) => gsi.IndexName === index.IndexName)?.IndexStatus;
+      if (status === 'ACTIVE') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return true;
+    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
   } catch (error) {
-    if (error instanceof ResourceNotFoundException) return false;
+    if (error instanceof ResourceNotFoundException) return undefined;
     throw error;
   }
 }

@@ -6,7 +6,9 @@
 import 'reflect-metadata';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_SETTINGS, type CoreSettings } from '../resolvers/core/context.ts';
+import { DEFAULT_SETTINGS, type CoreContext, type CoreSettings } from '../resolvers/core/context.ts';
+import { describeError } from '../resolvers/core/audit.ts';
+import { sweepRotations } from '../resolvers/core/rotation/sweep.ts';
 import { createFieldResolver } from '../resolvers/resolve-field.ts';
 import { admitIssuances } from '../resolvers/admission.ts';
 import { DEFAULT_IOT_CERTIFICATE_RATE, issuanceConcurrency } from '../contract/issuance-capacity.ts';
@@ -27,6 +29,10 @@ export { LOCAL_POLICY_NAME, LOCAL_REGION, LOCAL_TABLE_NAME } from './local-core.
 
 /** The host name of the local MQTT endpoint, as AWS IoT gives one (its server certificate names it). */
 export const LOCAL_IOT_ENDPOINT = 'localhost';
+
+/** The actor of the events the local rotation sweep writes. */
+const ROTATION_SWEEP = { kind: 'system', name: 'rotation-sweep' } as const;
+
 const LOCAL_ARN_SCOPE: IotArnScope = { partition: 'aws', region: LOCAL_REGION, accountId: LOCAL_ACCOUNT_ID };
 
 export interface LocalStackOptions {
@@ -45,6 +51,14 @@ export interface LocalStackOptions {
    * Default: what the deployed API allows for AWS IoT's default quota (contract/issuance-capacity.ts).
    */
   readonly issuanceConcurrency?: number;
+}
+
+/**
+ * How often the local stack runs the rotation sweep: a tenth of the rotation window, between a second and a
+ * minute, so that a rollback happens close to its deadline (in AWS the reconciler's schedule runs it).
+ */
+export function rotationSweepIntervalMs(rotationWindowSeconds: number): number {
+  return Math.min(60_000, Math.max(1_000, rotationWindowSeconds * 100));
 }
 
 /** How long a local requestCertificate waits for an issuance slot before it is answered Throttled. */
@@ -155,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw error;
   }
 
+  const sweep = startRotationSweep(core.ctx, rotationSweepIntervalMs(settings.rotationWindowSeconds));
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -162,11 +177,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     telemetry,
     close: () => {
       closing ??= (async () => {
+        await sweep.stop();
         await mqtt.close();
         await twin.close();
         await core.close();
       })();
       return closing;
+    },
+  };
+}
+
+/** Run the rotation sweep every `intervalMs`, one run at a time; `stop` waits for a run under way. */
+function startRotationSweep(ctx: CoreContext, intervalMs: number): { stop(): Promise<void> } {
+  let running: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(async () => {
+      try {
+        await sweepRotations(ctx, false, ROTATION_SWEEP);
+      } catch (error) {
+        ctx.telemetry.log('error', 'The rotation sweep failed; it runs again shortly', { error: describeError(error) });
+      }
+    });
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
     },
   };
 }

@@ -8,7 +8,7 @@
  * the AppSync resolver answers `Throttled`); the local stack, one process, wraps its field resolver with it.
  */
 import type { ResolverEnvelope, ResolverEvent } from '../contract/lambda-envelope.ts';
-import { ADMITTED_FIELD } from '../contract/issuance-capacity.ts';
+import { isAdmittedField } from '../contract/issuance-capacity.ts';
 
 export interface AdmissionOptions {
   /** Issuances allowed at once; at least 1. */
@@ -26,13 +26,11 @@ const THROTTLED: ResolverEnvelope = {
   },
 };
 
-/** Wrap a field resolver so that requestCertificate is admitted under the cap and every other field passes. */
+/** Wrap a field resolver so that the issuing fields (requestCertificate, renewCertificate) are admitted under the cap and every other field passes. */
 export function admitIssuances(resolve: FieldResolverFunction, options: AdmissionOptions): FieldResolverFunction {
   const slots = new IssuanceSlots(options);
   return async (event) => {
-    if (event.parentTypeName !== ADMITTED_FIELD.parentTypeName || event.fieldName !== ADMITTED_FIELD.fieldName) {
-      return resolve(event);
-    }
+    if (!isAdmittedField(event.parentTypeName, event.fieldName)) return resolve(event);
     if (!(await slots.acquire())) return THROTTLED;
     try {
       return await resolve(event);

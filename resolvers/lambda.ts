@@ -10,7 +10,13 @@ import { DynamoDbSecretStore } from './adapters/store/dynamodb-secret-store.ts';
 import { DynamoDbDeviceStore } from './adapters/store/dynamodb-store.ts';
 import { AwsIotAuthority, createIotClient } from './adapters/authority/aws-iot/iot-authority.ts';
 import { PowertoolsTelemetry } from './adapters/telemetry/powertools-telemetry.ts';
-import { DEFAULT_SETTINGS, TOKEN_TTL_BOUNDS, type CoreContext, type CoreSettings } from './core/context.ts';
+import {
+  DEFAULT_SETTINGS,
+  ROTATION_WINDOW_BOUNDS,
+  TOKEN_TTL_BOUNDS,
+  type CoreContext,
+  type CoreSettings,
+} from './core/context.ts';
 import { systemClock, systemRandom } from './adapters/system.ts';
 import { LAMBDA_ENV } from '../contract/lambda-environment.ts';
 import type { ResolverEnvelope, ResolverEvent } from '../contract/lambda-envelope.ts';
@@ -34,7 +40,18 @@ export function createLambdaHandler(env: Readonly<Record<string, string | undefi
   const settings: CoreSettings = {
     ...DEFAULT_SETTINGS,
     thingNamePrefix: env[LAMBDA_ENV.thingNamePrefix] ?? '',
-    tokenTtlSeconds: tokenTtl(env[LAMBDA_ENV.tokenTtlSeconds]),
+    tokenTtlSeconds: secondsSetting(
+      env,
+      LAMBDA_ENV.tokenTtlSeconds,
+      DEFAULT_SETTINGS.tokenTtlSeconds,
+      TOKEN_TTL_BOUNDS,
+    ),
+    rotationWindowSeconds: secondsSetting(
+      env,
+      LAMBDA_ENV.rotationWindowSeconds,
+      DEFAULT_SETTINGS.rotationWindowSeconds,
+      ROTATION_WINDOW_BOUNDS,
+    ),
   };
   // Timeouts keep one hung connection from using up the invocation; the core's own deadlines do the rest.
   const dynamodb =
@@ -92,13 +109,17 @@ function required(env: Readonly<Record<string, string | undefined>>, name: strin
   return value;
 }
 
-function tokenTtl(value: string | undefined): number {
-  if (value === undefined || value === '') return DEFAULT_SETTINGS.tokenTtlSeconds;
+function secondsSetting(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+  bounds: { readonly min: number; readonly max: number },
+): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
   const seconds = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(seconds) || seconds < TOKEN_TTL_BOUNDS.min || seconds > TOKEN_TTL_BOUNDS.max) {
-    throw new Error(
-      `${LAMBDA_ENV.tokenTtlSeconds} must be a whole number of seconds from ${TOKEN_TTL_BOUNDS.min} to ${TOKEN_TTL_BOUNDS.max}.`,
-    );
+  if (!Number.isInteger(seconds) || seconds < bounds.min || seconds > bounds.max) {
+    throw new Error(`${name} must be a whole number of seconds from ${bounds.min} to ${bounds.max}.`);
   }
   return seconds;
 }

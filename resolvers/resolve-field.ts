@@ -12,6 +12,9 @@ import { reconcile } from './core/reconcile.ts';
 import { registerDevice, registerDevices } from './core/register-devices.ts';
 import { requestCertificate } from './core/request-certificate.ts';
 import { resetDevice, revokeCertificate } from './core/revoke-and-reset.ts';
+import { pinPublicKey } from './core/pin-public-key.ts';
+import { confirmCertificate } from './core/rotation/confirm-certificate.ts';
+import { renewCertificate } from './core/rotation/renew-certificate.ts';
 import type { ResolverEnvelope, ResolverEvent, ResolverIdentity } from '../contract/lambda-envelope.ts';
 
 type Arguments = Readonly<Record<string, unknown>>;
@@ -28,6 +31,14 @@ export const FIELDS: Readonly<Record<string, FieldDefinition>> = {
   'Mutation.requestCertificate': {
     callers: 'device',
     resolve: (ctx, args) => requestCertificate(ctx, objectArgument(args.input)),
+  },
+  'Mutation.renewCertificate': {
+    callers: 'device',
+    resolve: (ctx, args) => renewCertificate(ctx, objectArgument(args.input)),
+  },
+  'Mutation.confirmCertificate': {
+    callers: 'device',
+    resolve: (ctx, args) => confirmCertificate(ctx, objectArgument(args.input)),
   },
   'Mutation.registerDevice': {
     callers: 'admin',
@@ -47,6 +58,7 @@ export const FIELDS: Readonly<Record<string, FieldDefinition>> = {
     resolve: (ctx, args, caller) =>
       reconcile(ctx, args.input === undefined || args.input === null ? {} : objectArgument(args.input), caller),
   },
+  'Mutation.pinPublicKey': { callers: 'admin', resolve: (ctx, args, caller) => pinPublicKey(ctx, args, caller) },
   'Query.device': { callers: 'admin', resolve: (ctx, args) => getDevice(ctx, args.serialNumber) },
   'Query.devices': { callers: 'admin', resolve: (ctx, args) => listDevices(ctx, args) },
   'Query.deviceEvents': { callers: 'admin', resolve: (ctx, args) => listDeviceEvents(ctx, args) },

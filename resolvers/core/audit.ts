@@ -4,7 +4,8 @@ import type { DeviceEvent, DeviceEventType } from './device.ts';
 import type { CoreContext } from './context.ts';
 
 export function actorOf(caller: Caller): string {
-  return caller.kind === 'admin' ? caller.arn : 'device';
+  if (caller.kind === 'admin') return caller.arn;
+  return caller.kind === 'system' ? caller.name : 'device';
 }
 
 /**

@@ -19,6 +19,8 @@ export interface CoreSettings {
   readonly thingNamePrefix: string;
   /** How far back the reconciler looks for orphaned certificates (it runs hourly, so a day is plenty). */
   readonly reconcileLookBackHours: number;
+  /** How long a rotated device has to confirm its new certificate before it is revoked (rolled back). */
+  readonly rotationWindowSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: CoreSettings = {
@@ -29,10 +31,18 @@ export const DEFAULT_SETTINGS: CoreSettings = {
   compensationBudgetMs: 8_000,
   thingNamePrefix: '',
   reconcileLookBackHours: 48,
+  rotationWindowSeconds: 7 * 24 * 3600,
 };
 
 /** Bounds on tokenTtlSeconds an admin may ask for: a minute to a year. */
 export const TOKEN_TTL_BOUNDS = { min: 60, max: 365 * 24 * 3600 } as const;
+
+/**
+ * Bounds on the rotation window of a deployment: from a minute (the sweep runs on a schedule) to a year. The local
+ * stack, whose sweep runs every few seconds, allows windows from a second, to try a rollback by hand.
+ */
+export const ROTATION_WINDOW_BOUNDS = { min: 60, max: 365 * 24 * 3600 } as const;
+export const LOCAL_ROTATION_WINDOW_BOUNDS = { min: 1, max: ROTATION_WINDOW_BOUNDS.max } as const;
 
 export interface CoreContext {
   readonly store: DeviceStore;

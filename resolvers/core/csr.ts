@@ -50,6 +50,8 @@ const CSR_KEY: KeyRefusal = { subject: 'The CSR key', refuse: (message, cause) =
 export interface InspectedCsr {
   /** The PEM as given (normalized line endings are not needed: AWS IoT takes it as is). */
   readonly pem: string;
+  /** The CSR's DER: what a renewal's possession proof signs. */
+  readonly der: Uint8Array;
   /** Lowercase hex SHA-256 of the SubjectPublicKeyInfo DER: identifies the device key across retries. */
   readonly publicKeyFingerprint: string;
   /** e.g. `EC P-256` or `RSA 2048`, for logs and audit events. */
@@ -75,7 +77,8 @@ function inspectCsrStrictly(pem: string, serialNumber: string): InspectedCsr {
   if (pem.length > MAX_CSR_PEM_LENGTH) {
     throw invalidCsr(`The CSR is ${pem.length} characters long; at most ${MAX_CSR_PEM_LENGTH} are accepted.`);
   }
-  const asn = parseCsrDer(decodePem(pem));
+  const der = decodePem(pem);
+  const asn = parseCsrDer(der);
 
   const accepted = acceptedSignatureAlgorithm(asn.signatureAlgorithm);
   const info = asn.certificationRequestInfo;
@@ -109,6 +112,7 @@ function inspectCsrStrictly(pem: string, serialNumber: string): InspectedCsr {
 
   return {
     pem,
+    der,
     publicKeyFingerprint: publicKeyFingerprint(spki),
     keyDescription,
   };

@@ -10,11 +10,28 @@
  *     └───────────── reset ◀──── REVOKED ◀────────── revoke ─────────────┘ (from any state)
  * ```
  *
+ * An ACTIVE device rotates its certificate without leaving ACTIVE; `rotation` tracks the new certificate and
+ * `retiring` the certificates on their way out (revoked and detached in the authority, then dropped):
+ *
+ * ```
+ *  none ──claimRenewal──▶ issuing ──recordRenewalCertificate──▶ issuing ──awaitConfirmation──▶ pending
+ *   ▲   ◀─releaseRenewal──┘  │ (lease expired) settleAbandonedRenewal        confirmRotation │ rollBackRotation
+ *   │                        ▼                                     replacePendingRenewal    ▼ (past confirmBy)
+ *   └──────── retired ◀── retiring: the new certificate (ABANDONED, ROLLED_BACK, REPLACED) or the old (ROTATED)
+ * ```
+ *
  * Each transition is a pure function: it checks its precondition and returns the next record (version + 1,
  * `updatedAt` = now), or a Refusal saying why it does not apply. No other code builds a next record; the
  * store only persists what these return, with a compare-and-swap on the version.
  */
-import type { DeviceRecord, DeviceStatus, IssuanceLease } from './device.ts';
+import type {
+  DeviceRecord,
+  DeviceStatus,
+  IssuanceLease,
+  PendingRotation,
+  RetirementReason,
+  RetiringCertificate,
+} from './device.ts';
 import type { BlindClaim } from './ports.ts';
 
 /** Why a transition does not apply to a record. */
@@ -223,15 +240,30 @@ export function countWrongToken(
   return { record: { ...locked, version: counted.version }, locked: true, report };
 }
 
-/** Any state but REVOKED → REVOKED: the token dies, a claim is void; the certificate stays recorded. */
+/**
+ * Any state but REVOKED → REVOKED: the token dies, a claim is void; the certificate stays recorded. A rotation's
+ * new certificate, if one exists, is retired (REVOKED): the revocation covers both.
+ */
 export function revoke(record: DeviceRecord, now: Date, reason: string | undefined): Transition {
   const refused = requireStatus(record, 'PENDING', 'ISSUING', 'ACTIVE');
   if (refused) return refused;
+  const retiring = retiringWith(record, now, record.rotation, 'REVOKED');
   return next(
     record,
     now,
-    { status: 'REVOKED', revokedAt: now.toISOString(), ...(reason === undefined ? {} : { revocationReason: reason }) },
-    ['tokenHash', 'tokenExpiresAt', 'lease', ...(reason === undefined ? (['revocationReason'] as const) : [])],
+    {
+      status: 'REVOKED',
+      revokedAt: now.toISOString(),
+      ...(reason === undefined ? {} : { revocationReason: reason }),
+      ...(retiring === undefined ? {} : { retiring }),
+    },
+    [
+      'tokenHash',
+      'tokenExpiresAt',
+      'lease',
+      'rotation',
+      ...(reason === undefined ? (['revocationReason'] as const) : []),
+    ],
   );
 }
 
@@ -245,7 +277,7 @@ export function reset(
   token: { tokenHash: string; tokenExpiresAt: string },
   publicKeyPin?: string,
 ): Transition {
-  const refused = requireStatus(record, 'REVOKED');
+  const refused = requireStatus(record, 'REVOKED') ?? requireNothingRetiring(record);
   if (refused) return refused;
   return next(
     record,
@@ -264,4 +296,208 @@ export function reset(
 
 function requireOwner(record: DeviceRecord, owner: string): Refusal | undefined {
   return record.lease?.owner === owner ? undefined : new Refusal('the claim is held by another request');
+}
+
+function requireNothingRetiring(record: DeviceRecord): Refusal | undefined {
+  return (record.retiring?.length ?? 0) === 0 ? undefined : new Refusal('certificates are still being retired');
+}
+
+/** Any device → the same with this key pinned for its next certificate (undefined: no pin). */
+export function pinKey(record: DeviceRecord, now: Date, publicKeyPin: string | undefined): Transition {
+  if (record.publicKeyPin === publicKeyPin) return new Refusal('the pin is already so');
+  return next(
+    record,
+    now,
+    publicKeyPin === undefined ? {} : { publicKeyPin },
+    publicKeyPin === undefined ? ['publicKeyPin'] : [],
+  );
+}
+
+// ── Rotation ──────────────────────────────────────────────────────────────────────────────────────────────
+
+/** The rotation is pending confirmation: its new certificate is active. */
+export function awaitingConfirmation(
+  rotation: PendingRotation | undefined,
+): rotation is PendingRotation & { certificateId: string; certificateArn: string; confirmBy: string } {
+  return (
+    rotation?.confirmBy !== undefined && rotation.certificateId !== undefined && rotation.certificateArn !== undefined
+  );
+}
+
+export function confirmationOverdue(record: DeviceRecord, now: Date): boolean {
+  const confirmBy = record.rotation?.confirmBy;
+  return confirmBy !== undefined && Date.parse(confirmBy) <= now.getTime();
+}
+
+/** The rotation's issuance was abandoned: its request died or gave up before the new certificate was active. */
+export function renewalAbandoned(record: DeviceRecord, now: Date): boolean {
+  const lease = record.rotation?.lease;
+  return lease !== undefined && Date.parse(lease.expiresAt) <= now.getTime();
+}
+
+/**
+ * When a device next needs the rotation sweep, and why: its oldest retirement (at once), or its rotation's lease
+ * expiry (an abandoned issuance) or confirmation deadline (a rollback). Undefined: nothing to sweep.
+ */
+export function rotationDueAt(
+  record: DeviceRecord,
+): { readonly kind: 'ROTATION' | 'RETIRING'; readonly at: string } | undefined {
+  const retiring = record.retiring ?? [];
+  if (retiring.length > 0) {
+    return { kind: 'RETIRING', at: retiring.map((entry) => entry.since).sort()[0] ?? record.updatedAt };
+  }
+  const at = record.rotation?.lease?.expiresAt ?? record.rotation?.confirmBy;
+  return at === undefined ? undefined : { kind: 'ROTATION', at };
+}
+
+/** ACTIVE, no rotation, nothing retiring → a rotation held by one request issuing the new certificate. */
+export function claimRenewal(record: DeviceRecord, terms: LeaseTerms & { publicKeyFingerprint: string }): Transition {
+  const refused = requireStatus(record, 'ACTIVE') ?? requireNothingRetiring(record);
+  if (refused) return refused;
+  if (record.rotation !== undefined) return new Refusal('a rotation is under way');
+  if (record.publicKeyPin !== undefined && record.publicKeyPin !== terms.publicKeyFingerprint) {
+    return new Refusal('the device key is pinned to another key');
+  }
+  const { publicKeyFingerprint } = terms;
+  return next(record, terms.now, { rotation: { publicKeyFingerprint, lease: lease(terms, publicKeyFingerprint) } });
+}
+
+function heldRotation(record: DeviceRecord, owner: string): PendingRotation | Refusal {
+  const refused = requireStatus(record, 'ACTIVE');
+  if (refused) return refused;
+  const rotation = record.rotation;
+  if (rotation?.lease?.owner !== owner) return new Refusal('the rotation is held by another request');
+  return rotation;
+}
+
+/** A rotation held by `owner` → the same with its new certificate recorded, before it can ever be used. */
+export function recordRenewalCertificate(
+  record: DeviceRecord,
+  now: Date,
+  owner: string,
+  certificate: { certificateId: string; certificateArn: string; certificatePem: string },
+): Transition {
+  const rotation = heldRotation(record, owner);
+  if (isRefusal(rotation)) return rotation;
+  return next(record, now, { rotation: { ...rotation, ...certificate } });
+}
+
+/** A rotation held by `owner`, its new certificate recorded and activated → pending confirmation until `confirmBy`. */
+export function awaitConfirmation(record: DeviceRecord, now: Date, owner: string, confirmBy: Date): Transition {
+  const rotation = heldRotation(record, owner);
+  if (isRefusal(rotation)) return rotation;
+  if (rotation.certificateId === undefined) return new Refusal('no certificate is recorded');
+  const { lease: _held, ...issued } = rotation;
+  return next(record, now, {
+    rotation: { ...issued, issuedAt: now.toISOString(), confirmBy: confirmBy.toISOString() },
+  });
+}
+
+/** A rotation held by `owner` → none: the attempt is undone (its certificate, if any, discarded first). */
+export function releaseRenewal(record: DeviceRecord, now: Date, owner: string): Transition {
+  const rotation = heldRotation(record, owner);
+  if (isRefusal(rotation)) return rotation;
+  return next(record, now, {}, ['rotation']);
+}
+
+/**
+ * A rotation held by `owner` whose certificate could not be discarded now → the same with the lease expired and
+ * the certificate recorded, for the next call or the sweep to retire.
+ */
+export function abandonRenewal(
+  record: DeviceRecord,
+  now: Date,
+  owner: string,
+  leftOver: { certificateId: string; certificateArn: string },
+): Transition {
+  const rotation = heldRotation(record, owner);
+  if (isRefusal(rotation)) return rotation;
+  const expired = { ...(rotation.lease as IssuanceLease), expiresAt: now.toISOString() };
+  return next(record, now, { rotation: { ...rotation, ...leftOver, lease: expired } });
+}
+
+/** A rotation whose issuing request is gone (lease expired) → none; a certificate it recorded is retired. */
+export function settleAbandonedRenewal(record: DeviceRecord, now: Date): Transition {
+  const refused = requireStatus(record, 'ACTIVE');
+  if (refused) return refused;
+  if (!renewalAbandoned(record, now)) return new Refusal('no abandoned rotation');
+  const retiring = retiringWith(record, now, record.rotation, 'ABANDONED');
+  return next(record, now, retiring === undefined ? {} : { retiring }, ['rotation']);
+}
+
+/** A rotation pending confirmation → none, its certificate retired: the device asked again for another key. */
+export function replacePendingRenewal(record: DeviceRecord, now: Date): Transition {
+  const refused = requireStatus(record, 'ACTIVE');
+  if (refused) return refused;
+  if (!awaitingConfirmation(record.rotation)) return new Refusal('no rotation is pending confirmation');
+  const retiring = retiringWith(record, now, record.rotation, 'REPLACED');
+  return next(record, now, retiring === undefined ? {} : { retiring }, ['rotation']);
+}
+
+/**
+ * A rotation pending confirmation of `certificateId`, before its deadline → the new certificate is the device's;
+ * the old one is retired (ROTATED).
+ */
+export function confirmRotation(record: DeviceRecord, now: Date, certificateId: string): Transition {
+  const refused = requireStatus(record, 'ACTIVE');
+  if (refused) return refused;
+  const rotation = record.rotation;
+  if (!awaitingConfirmation(rotation) || rotation.certificateId !== certificateId) {
+    return new Refusal('no rotation to this certificate is pending confirmation');
+  }
+  if (confirmationOverdue(record, now)) return new Refusal('the rotation is past its deadline');
+  const old = retiringWith(record, now, record, 'ROTATED', rotation.certificateId);
+  return next(
+    record,
+    now,
+    {
+      certificateId: rotation.certificateId,
+      certificateArn: rotation.certificateArn,
+      ...(rotation.certificatePem === undefined ? {} : { certificatePem: rotation.certificatePem }),
+      publicKeyFingerprint: rotation.publicKeyFingerprint,
+      issuedAt: rotation.issuedAt ?? now.toISOString(),
+      ...(old === undefined ? {} : { retiring: old }),
+    },
+    ['rotation'],
+  );
+}
+
+/** A rotation past its deadline, unconfirmed → none; the new certificate is retired, the current one stays. */
+export function rollBackRotation(record: DeviceRecord, now: Date): Transition {
+  const refused = requireStatus(record, 'ACTIVE');
+  if (refused) return refused;
+  if (!awaitingConfirmation(record.rotation) || !confirmationOverdue(record, now)) {
+    return new Refusal('no rotation is past its deadline');
+  }
+  const retiring = retiringWith(record, now, record.rotation, 'ROLLED_BACK', record.certificateId);
+  return next(record, now, retiring === undefined ? {} : { retiring }, ['rotation']);
+}
+
+/** Retiring certificates whose revocation is done → dropped from the record. */
+export function retired(record: DeviceRecord, now: Date, certificateIds: readonly string[]): Transition {
+  const retiring = record.retiring ?? [];
+  const remaining = retiring.filter((entry) => !certificateIds.includes(entry.certificateId));
+  if (remaining.length === retiring.length) return new Refusal('those certificates are not retiring');
+  return remaining.length > 0 ? next(record, now, { retiring: remaining }) : next(record, now, {}, ['retiring']);
+}
+
+/** `record.retiring` plus `certificate` (when it exists), or undefined when both are empty. */
+function retiringWith(
+  record: DeviceRecord,
+  now: Date,
+  certificate: { readonly certificateId?: string; readonly certificateArn?: string } | undefined,
+  reason: RetirementReason,
+  keptCertificateId?: string,
+): readonly RetiringCertificate[] | undefined {
+  const retiring = [...(record.retiring ?? [])];
+  if (certificate?.certificateId !== undefined && certificate.certificateArn !== undefined) {
+    retiring.push({
+      certificateId: certificate.certificateId,
+      certificateArn: certificate.certificateArn,
+      reason,
+      since: now.toISOString(),
+      ...(keptCertificateId === undefined ? {} : { keptCertificateId }),
+    });
+  }
+  return retiring.length > 0 ? retiring : undefined;
 }

@@ -2,7 +2,16 @@
  * Reading a device record back from storage: every field is checked against the type the core reasons
  * about, so a corrupt or hand-edited item is an error that names the device instead of a record that lies.
  */
-import { DEVICE_STATUSES, type DeviceRecord, type DeviceStatus, type IssuanceLease } from './device.ts';
+import {
+  DEVICE_STATUSES,
+  RETIREMENT_REASONS,
+  type DeviceRecord,
+  type DeviceStatus,
+  type IssuanceLease,
+  type PendingRotation,
+  type RetirementReason,
+  type RetiringCertificate,
+} from './device.ts';
 
 export class CorruptDeviceRecordError extends Error {
   override readonly name = 'CorruptDeviceRecordError';
@@ -60,8 +69,12 @@ export function parseDeviceRecord(item: Fields): DeviceRecord {
     ...defined('issuedAt', optionalText('issuedAt')),
     ...defined('revokedAt', optionalText('revokedAt')),
     ...defined('revocationReason', optionalText('revocationReason')),
+    ...defined('rotation', parseRotation(item['rotation'], fail)),
+    ...defined('retiring', parseRetiring(item['retiring'], fail)),
   };
   if (record.status === 'ISSUING' && record.lease === undefined) fail('an ISSUING device has no lease');
+  if (record.rotation !== undefined && record.status !== 'ACTIVE') fail(`a ${record.status} device has a rotation`);
+  if (record.rotation !== undefined && record.retiring !== undefined) fail('a device both rotates and retires');
   return record;
 }
 
@@ -76,6 +89,64 @@ function parseAttributes(value: unknown, fail: (problem: string) => never): Reco
   const attributes = entries.filter((entry): entry is [string, string] => typeof entry[1] === 'string');
   if (attributes.length !== entries.length) return fail('an attribute is not a string');
   return Object.fromEntries(attributes);
+}
+
+function fieldsOf(value: unknown, name: string, fail: (problem: string) => never): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(`${name} is not a map`);
+  return value as Record<string, unknown>;
+}
+
+function optionalString(fields: Record<string, unknown>, key: string, where: string, fail: (problem: string) => never) {
+  const value = fields[key];
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' && value.length > 0 ? value : fail(`${where}.${key} is not a non-empty string`);
+}
+
+function parseRotation(value: unknown, fail: (problem: string) => never): PendingRotation | undefined {
+  if (value === undefined || value === null) return undefined;
+  const fields = fieldsOf(value, 'rotation', fail);
+  const text = (key: string) => optionalString(fields, key, 'rotation', fail);
+  const publicKeyFingerprint = text('publicKeyFingerprint') ?? fail('rotation lacks its key fingerprint');
+  const rotation: PendingRotation = {
+    publicKeyFingerprint,
+    ...defined('lease', parseLease(fields['lease'], fail)),
+    ...defined('certificateId', text('certificateId')),
+    ...defined('certificateArn', text('certificateArn')),
+    ...defined('certificatePem', text('certificatePem')),
+    ...defined('issuedAt', text('issuedAt')),
+    ...defined('confirmBy', text('confirmBy')),
+  };
+  if ((rotation.lease === undefined) === (rotation.confirmBy === undefined)) {
+    fail('rotation must have either a lease (issuing) or a deadline (pending confirmation)');
+  }
+  if (rotation.confirmBy !== undefined && rotation.certificateId === undefined) {
+    fail('rotation pending confirmation has no certificate');
+  }
+  return rotation;
+}
+
+function parseRetiring(value: unknown, fail: (problem: string) => never): RetiringCertificate[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length === 0) return fail('retiring is not a non-empty list');
+  return value.map((entry: unknown) => {
+    const fields = fieldsOf(entry, 'retiring entry', fail);
+    const text = (key: string) => optionalString(fields, key, 'retiring', fail);
+    const certificateId = text('certificateId');
+    const certificateArn = text('certificateArn');
+    const reason = text('reason');
+    const since = text('since');
+    if (certificateId === undefined || certificateArn === undefined || reason === undefined || since === undefined) {
+      return fail('a retiring certificate lacks its id, ARN, reason or time');
+    }
+    if (!(RETIREMENT_REASONS as readonly string[]).includes(reason)) fail(`${reason} is not a retirement reason`);
+    return {
+      certificateId,
+      certificateArn,
+      reason: reason as RetirementReason,
+      since,
+      ...defined('keptCertificateId', text('keptCertificateId')),
+    };
+  });
 }
 
 function parseLease(value: unknown, fail: (problem: string) => never): IssuanceLease | undefined {

@@ -1,11 +1,12 @@
 /** How a device and its events look to API clients: the GraphQL `Device` and `DeviceEvent` types. */
 import type { Device, DeviceEvent } from '../../contract/api-types.ts';
 import type { DeviceEvent as AuditEvent, DeviceRecord } from './device.ts';
+import { awaitingConfirmation } from './device-lifecycle.ts';
 
 /** The GraphQL `Device`, as the contract defines it. */
 export type DeviceView = Device;
 
-/** Never includes the token hash, the lease or the certificate PEM. */
+/** Never includes the token hash, the lease or a certificate PEM. */
 export function deviceView(record: DeviceRecord): DeviceView {
   const hasAttributes = record.attributes !== undefined && Object.keys(record.attributes).length > 0;
   return {
@@ -17,6 +18,8 @@ export function deviceView(record: DeviceRecord): DeviceView {
     publicKeyPin: record.publicKeyPin ?? null,
     certificateId: record.certificateId ?? null,
     certificateArn: record.certificateArn ?? null,
+    pendingCertificateId: awaitingConfirmation(record.rotation) ? record.rotation.certificateId : null,
+    confirmBy: awaitingConfirmation(record.rotation) ? record.rotation.confirmBy : null,
     registeredAt: record.registeredAt,
     tokenExpiresAt: record.tokenHash === undefined ? null : (record.tokenExpiresAt ?? null),
     issuedAt: record.issuedAt ?? null,

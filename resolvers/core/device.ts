@@ -20,6 +20,45 @@ export interface IssuanceLease {
   readonly suspended?: true;
 }
 
+/**
+ * A certificate rotation of an ACTIVE device: a new certificate being issued (under a lease, like an enrollment's
+ * claim) and then, once active, awaiting the device's confirmation until `confirmBy`. Never present together
+ * with `retiring`.
+ */
+export interface PendingRotation {
+  /** Lowercase hex SHA-256 of the new key's SubjectPublicKeyInfo DER. */
+  readonly publicKeyFingerprint: string;
+  /** While the new certificate is being issued; absent once it is active. */
+  readonly lease?: IssuanceLease;
+  /** Recorded as soon as the new certificate exists, before it is activated. */
+  readonly certificateId?: string;
+  readonly certificateArn?: string;
+  readonly certificatePem?: string;
+  /** ISO-8601, when the new certificate was activated. */
+  readonly issuedAt?: string;
+  /** ISO-8601; set when the new certificate is active: unconfirmed by then, it is revoked (rolled back). */
+  readonly confirmBy?: string;
+}
+
+/** Why a certificate is being retired, and so which event (if any) its retirement writes. */
+export const RETIREMENT_REASONS = ['ROTATED', 'ROLLED_BACK', 'REPLACED', 'ABANDONED', 'REVOKED'] as const;
+export type RetirementReason = (typeof RETIREMENT_REASONS)[number];
+
+/**
+ * A certificate the device no longer uses whose revocation in the authority is not known to be done yet. The
+ * decision is written first (with this entry); revoking and detaching follow and the entry is then removed, so a
+ * crash in between is finished by the next call that touches the device or by the sweep.
+ */
+export interface RetiringCertificate {
+  readonly certificateId: string;
+  readonly certificateArn: string;
+  readonly reason: RetirementReason;
+  /** ISO-8601, when the decision was written. */
+  readonly since: string;
+  /** The certificate the device keeps (its new one after ROTATED, its current one after ROLLED_BACK). */
+  readonly keptCertificateId?: string;
+}
+
 export interface DeviceRecord {
   readonly serialNumber: string;
   readonly thingName: string;
@@ -53,6 +92,10 @@ export interface DeviceRecord {
   readonly issuedAt?: string;
   readonly revokedAt?: string;
   readonly revocationReason?: string;
+  /** A certificate rotation under way (ACTIVE devices only). */
+  readonly rotation?: PendingRotation;
+  /** Certificates being retired (revoked and detached in the authority); never with `rotation`. */
+  readonly retiring?: readonly RetiringCertificate[];
   readonly updatedAt: string;
   /** Incremented by every write; conditional writes compare it (compare-and-swap). */
   readonly version: number;

@@ -63,6 +63,15 @@ export interface DeviceStore {
    */
   listByStatus(status: DeviceStatus, limit: number, cursor?: string): Promise<Page<DeviceRecord>>;
   /**
+   * Devices with rotation work, served by the sparse rotation index: `ROTATION`, a rotation under way, by its lease
+   * expiry or confirmation deadline; `RETIRING`, certificates still to revoke, by when that was decided (device
+   * lifecycle's `rotationDueAt`). With `dueBy` (ISO-8601), only those due by then. Soonest first.
+   */
+  listRotations(
+    kind: 'ROTATION' | 'RETIRING',
+    options: { readonly limit: number; readonly cursor?: string; readonly dueBy?: string },
+  ): Promise<Page<DeviceRecord>>;
+  /**
    * Append an event. With `onceKey` (unique per device), the event is written at most once: appending it again
    * with the same key and time does nothing.
    */
@@ -137,8 +146,11 @@ export interface RandomSource {
   bytes(length: number): Uint8Array;
 }
 
-/** Who is calling: an admin (IAM ARN) or a device (API key). */
-export type Caller = { readonly kind: 'admin'; readonly arn: string } | { readonly kind: 'device' };
+/** Who is calling: an admin (IAM ARN), a device (API key), or cvm itself on a timer (the rotation sweep). */
+export type Caller =
+  | { readonly kind: 'admin'; readonly arn: string }
+  | { readonly kind: 'device' }
+  | { readonly kind: 'system'; readonly name: string };
 
 export type { MetricName } from '../../contract/metrics.ts';
 

@@ -22,9 +22,15 @@ export async function getDevice(ctx: CoreContext, serialNumber: unknown): Promis
  */
 export async function listDevices(
   ctx: CoreContext,
-  args: { status?: unknown; limit?: unknown; nextToken?: unknown },
+  args: { status?: unknown; rotationPending?: unknown; limit?: unknown; nextToken?: unknown },
 ): Promise<Connection<DeviceView>> {
   const limit = pageLimit(args.limit);
+  if (requireRotationFilter(args.rotationPending)) {
+    if (args.status !== undefined && args.status !== null) {
+      throw new CvmError('InvalidInput', 'Give status or rotationPending, not both: devices rotating are all ACTIVE.');
+    }
+    return listRotating(ctx, limit, args.nextToken);
+  }
   const statuses = requireStatusFilter(args.status);
   const scope = `devices:${statuses.length === 1 ? statuses[0] : '*'}`;
   let part = 0;
@@ -55,6 +61,24 @@ export async function listDevices(
     items: items.map(deviceView),
     nextToken: more ? await encodeNextToken(ctx, { scope, part, cursor: cursor ?? '' }) : null,
   };
+}
+
+/** Devices with a rotation under way, soonest deadline first: one walk of the rotation index. */
+async function listRotating(ctx: CoreContext, limit: number, nextToken: unknown): Promise<Connection<DeviceView>> {
+  const scope = 'devices:rotating';
+  const cursor =
+    nextToken === undefined || nextToken === null ? undefined : (await decodeNextToken(ctx, nextToken, scope)).cursor;
+  const page = await ctx.store.listRotations('ROTATION', { limit, ...(cursor === undefined ? {} : { cursor }) });
+  return {
+    items: page.items.map(deviceView),
+    nextToken: page.cursor === undefined ? null : await encodeNextToken(ctx, { scope, part: 0, cursor: page.cursor }),
+  };
+}
+
+function requireRotationFilter(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw new CvmError('InvalidInput', 'rotationPending must be true or false.');
+  return value;
 }
 
 export async function listDeviceEvents(

@@ -10,6 +10,8 @@
  *    activates only recorded ones). One found ACTIVE is revoked, and kept as evidence, only when its public key is
  *    the one the device record names: an active certificate for another key is not cvm's to revoke.
  *    REVOKED certificates are kept: they are the evidence revocations point at.
+ * 3. Rotations: the rotation sweep (rotation/sweep.ts) rolls back those past their deadline, settles abandoned
+ *    ones and finishes retirements.
  * Orphans are looked for before abandoned claims are finished, while the claim still names the key it was for.
  * Safe to run at any time and as often as wanted; a run right after another finds nothing.
  */
@@ -18,10 +20,12 @@ import { describeError } from './audit.ts';
 import { certificateSubject } from './certificate-subject.ts';
 import { discardCertificate, revokeCertificateInAuthority } from './certificate-lifecycle.ts';
 import type { CoreContext } from './context.ts';
+import type { DeviceRecord } from './device.ts';
 import { leaseIsLive } from './device-lifecycle.ts';
 import { takeOverAbandonedClaim } from './enrollment/take-over.ts';
 import { CvmError } from './errors.ts';
 import { retryThrottled } from './throttle-retry.ts';
+import { sweepRotations } from './rotation/sweep.ts';
 import type { OrphanedCertificate, ReconcileReport as ApiReconcileReport } from '../../contract/api-types.ts';
 
 export type OrphanAction = 'deleted' | 'revoked' | 'would delete' | 'would revoke' | 'failed';
@@ -64,7 +68,8 @@ export async function reconcile(
   }
   for (const _orphan of orphans) ctx.telemetry.count('OrphanedCertificates');
   const repaired = await finishAbandonedClaims(ctx, dryRun, deadline);
-  return { scanned: recent.length, orphans, repaired };
+  const rotationsSettled = await sweepRotations(ctx, dryRun, caller);
+  return { scanned: recent.length, orphans, repaired, rotationsSettled };
 }
 
 async function finishAbandonedClaims(ctx: CoreContext, dryRun: boolean, deadline: number): Promise<number> {
@@ -103,11 +108,24 @@ async function orphanedFrom(
   const serialNumber = subject?.commonName;
   if (subject === undefined || serialNumber === undefined) return undefined;
   const device = await ctx.store.get(serialNumber);
-  // Not a cvm device's certificate, or the one the device records (a live or finished issuance).
-  if (device === undefined || device.certificateId === certificate.certificateId) return undefined;
-  const deviceKeys = [device.publicKeyFingerprint, device.lease?.publicKeyFingerprint];
+  // Not a cvm device's certificate, or one the device records (a live or finished issuance, a rotation's new
+  // certificate, one being retired).
+  if (device === undefined || recordedCertificates(device).includes(certificate.certificateId)) return undefined;
+  const deviceKeys = [
+    device.publicKeyFingerprint,
+    device.lease?.publicKeyFingerprint,
+    device.rotation?.publicKeyFingerprint,
+  ];
   if (certificate.status === 'ACTIVE' && !deviceKeys.includes(subject.publicKeyFingerprint)) return undefined;
   return serialNumber;
+}
+
+function recordedCertificates(device: DeviceRecord): (string | undefined)[] {
+  return [
+    device.certificateId,
+    device.rotation?.certificateId,
+    ...(device.retiring ?? []).map((entry) => entry.certificateId),
+  ];
 }
 
 async function remove(

@@ -16,6 +16,7 @@ import { AGAIN, inRounds } from './retry-rounds.ts';
 import { swap } from './store-writes.ts';
 import { optionalPublicKeyPin, tokenTtlSeconds, type DeviceRegistration } from './register-devices.ts';
 import { issueToken } from './token.ts';
+import { retireCertificates } from './rotation/retire.ts';
 
 const MAX_REASON_LENGTH = 256;
 const RESET_REASON = 'Reset by an administrator';
@@ -47,8 +48,9 @@ export async function resetDevice(
 
   return inRounds(async () => {
     const record = await requireDevice(ctx, serialNumber);
-    if (record.status !== 'REVOKED') {
-      // Someone reset it between our two steps; revoke again so we never hand out a second live token.
+    if (record.status !== 'REVOKED' || (record.retiring?.length ?? 0) > 0) {
+      // Someone reset it between our two steps, or a certificate is still to revoke: revoke again, so we never
+      // hand out a second live token and never forget a certificate.
       await revoke(ctx, serialNumber, RESET_REASON, caller, 'reset');
       return AGAIN;
     }
@@ -65,7 +67,8 @@ export async function resetDevice(
 }
 
 /**
- * Make the device REVOKED (token dead, claim void), then revoke its certificate in the authority.
+ * Make the device REVOKED (token dead, claim void, a rotation's new certificate retiring), then revoke its
+ * certificates in the authority.
  * As the first step of a reset, a device without a certificate gets no REVOKED event: RESET says it all.
  */
 async function revoke(
@@ -86,6 +89,7 @@ async function revoke(
       revoked = transition;
     }
     const ref = certificateRefOf(revoked);
+    const pendingCertificateId = revoked.retiring?.find((entry) => entry.reason === 'REVOKED')?.certificateId;
     if (purpose === 'revoke' || ref !== undefined) {
       // Recorded as soon as the decision stands, before the authority is told: a failure there is retried by
       // repeating the call, and the trail must not depend on that. Keyed by the revocation's time, so a repeat
@@ -101,15 +105,20 @@ async function revoke(
         caller,
         {
           ...(ref === undefined ? {} : { certificateId: ref.certificateId }),
+          ...(pendingCertificateId === undefined ? {} : { pendingCertificateId }),
           ...(revoked.revocationReason === undefined ? {} : { reason: revoked.revocationReason }),
           ...(firstTime ? { previousStatus: record.status } : {}),
         },
         { at: revokedAt, onceKey: `REVOKED#${revokedAt}` },
       );
     }
-    // Also on a repeat: finishes the job if an earlier attempt stopped before the authority was told.
-    if (ref !== undefined) await revokeCertificateInAuthority(ctx, deadline, ref);
-    return revoked;
+    // Also on a repeat: finishes the job if an earlier attempt stopped before the authority was told. A rotation's
+    // new certificate (and any other on its way out) is revoked alongside.
+    const [, retired] = await Promise.all([
+      ref === undefined ? undefined : revokeCertificateInAuthority(ctx, deadline, ref),
+      retireCertificates(ctx, revoked, deadline, caller),
+    ]);
+    return retired === 'lost' ? AGAIN : retired;
   });
 }
 

@@ -33,6 +33,7 @@ async function landed(store: DeviceStore, written: DeviceRecord): Promise<boolea
     stored.updatedAt === written.updatedAt &&
     stored.status === written.status &&
     stored.lease?.owner === written.lease?.owner &&
+    stored.rotation?.lease?.owner === written.rotation?.lease?.owner &&
     stored.certificateId === written.certificateId
   );
 }

@@ -12,7 +12,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { CfnWebACL } from 'aws-cdk-lib/aws-wafv2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../../contract/table-layout.ts';
+import { PARTITION_KEY, ROTATION_INDEX, SORT_KEY, STATUS_INDEX } from '../../contract/table-layout.ts';
 import { LAMBDA_ENV } from '../../contract/lambda-environment.ts';
 import { loadAppSyncSchema } from '../../contract/appsync-prelude.ts';
 import {
@@ -191,7 +191,9 @@ describe('CertificateVendingMachine', () => {
           .sort(),
       ).toEqual([...expected].sort());
       for (const { Properties } of resolvers) {
-        const issues = Properties['TypeName'] === 'Mutation' && Properties['FieldName'] === 'requestCertificate';
+        const issues =
+          Properties['TypeName'] === 'Mutation' &&
+          ['requestCertificate', 'renewCertificate'].includes(String(Properties['FieldName']));
         expect(Properties).toMatchObject({
           Kind: 'UNIT',
           DataSourceName: issues ? 'CvmIssuer' : 'CvmResolver',
@@ -462,22 +464,20 @@ describe('CertificateVendingMachine', () => {
   });
 
   describe('DynamoDB table', () => {
-    it('has the keys and the status index of contract/table-layout.ts', () => {
+    it('has the keys, the status index and the rotation index of contract/table-layout.ts', () => {
       standard.template.hasResourceProperties('AWS::DynamoDB::Table', {
         KeySchema: [
           { AttributeName: PARTITION_KEY, KeyType: 'HASH' },
           { AttributeName: SORT_KEY, KeyType: 'RANGE' },
         ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: STATUS_INDEX.name,
-            KeySchema: [
-              { AttributeName: STATUS_INDEX.partitionKey, KeyType: 'HASH' },
-              { AttributeName: STATUS_INDEX.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        GlobalSecondaryIndexes: [STATUS_INDEX, ROTATION_INDEX].map((index) => ({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        })),
       });
     });
 
@@ -564,10 +564,10 @@ describe('CertificateVendingMachine', () => {
             Resource: `\${${table}.Arn}`,
           },
           {
-            Sid: 'DeviceTableStatusIndex',
+            Sid: 'DeviceTableIndexes',
             Effect: 'Allow',
             Action: 'dynamodb:Query',
-            Resource: `\${${table}.Arn}/index/${STATUS_INDEX.name}`,
+            Resource: [STATUS_INDEX, ROTATION_INDEX].map((index) => `\${${table}.Arn}/index/${index.name}`).sort(),
           },
           {
             Effect: 'Allow',

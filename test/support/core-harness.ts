@@ -151,6 +151,12 @@ export class FaultyStore implements DeviceStore {
   listByStatus(status: DeviceStatus, limit: number, cursor?: string): Promise<Page<DeviceRecord>> {
     return this.faults.around('store.listByStatus', () => this.inner.listByStatus(status, limit, cursor));
   }
+  listRotations(
+    kind: 'ROTATION' | 'RETIRING',
+    options: { readonly limit: number; readonly cursor?: string; readonly dueBy?: string },
+  ): Promise<Page<DeviceRecord>> {
+    return this.faults.around('store.listRotations', () => this.inner.listRotations(kind, options));
+  }
   appendEvent(event: DeviceEvent, onceKey?: string): Promise<void> {
     return this.faults.around('store.appendEvent', () => this.inner.appendEvent(event, onceKey));
   }

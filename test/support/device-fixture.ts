@@ -14,6 +14,8 @@ export function pendingDevice(serialNumber: string, overrides: Partial<Device> =
     publicKeyPin: null,
     certificateId: null,
     certificateArn: null,
+    pendingCertificateId: null,
+    confirmBy: null,
     registeredAt: REGISTERED_AT,
     tokenExpiresAt: TOKEN_EXPIRES_AT,
     issuedAt: null,

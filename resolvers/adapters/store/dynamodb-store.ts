@@ -22,7 +22,8 @@ import { ConditionFailedError, CvmError, ThrottledError } from '../../core/error
 import { parseDeviceRecord } from '../../core/device-record.ts';
 import type { BlindClaim, DeviceStore, Page, SwapOutcome } from '../../core/ports.ts';
 import { sendTranslated } from './dynamodb-errors.ts';
-import { PARTITION_KEY, SORT_KEY, STATUS_INDEX } from '../../../contract/table-layout.ts';
+import { rotationDueAt } from '../../core/device-lifecycle.ts';
+import { PARTITION_KEY, ROTATION_INDEX, SORT_KEY, STATUS_INDEX } from '../../../contract/table-layout.ts';
 
 export interface DynamoDbDeviceStoreOptions {
   client: DynamoDBClient;
@@ -232,6 +233,31 @@ export class DynamoDbDeviceStore implements DeviceStore {
     return toPage(items.map(toDeviceRecord), lastKey);
   }
 
+  async listRotations(
+    kind: 'ROTATION' | 'RETIRING',
+    options: { readonly limit: number; readonly cursor?: string; readonly dueBy?: string },
+  ): Promise<Page<DeviceRecord>> {
+    const { limit, cursor, dueBy } = options;
+    const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isRotationIndexKeyOf(kind));
+    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
+      this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: ROTATION_INDEX.name,
+          KeyConditionExpression: dueBy === undefined ? '#work = :work' : '#work = :work AND #due <= :dueBy',
+          ExpressionAttributeNames: {
+            '#work': ROTATION_INDEX.partitionKey,
+            ...(dueBy === undefined ? {} : { '#due': ROTATION_INDEX.sortKey }),
+          },
+          ExpressionAttributeValues: { ':work': kind, ...(dueBy === undefined ? {} : { ':dueBy': dueBy }) },
+          Limit: limit,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        }),
+      ),
+    );
+    return toPage(items.map(toDeviceRecord), lastKey);
+  }
+
   async appendEvent(event: DeviceEvent, onceKey?: string): Promise<void> {
     if (onceKey !== undefined) {
       try {
@@ -350,12 +376,24 @@ function deviceKey(serialNumber: string): Key {
   return { [PARTITION_KEY]: devicePartitionKey(serialNumber), [SORT_KEY]: DEVICE_SORT_KEY };
 }
 
+/** The device, its keys, and the rotation index keys while it has rotation work (a Put drops them after). */
 function toDeviceItem(record: DeviceRecord): Item {
-  return { ...record, ...deviceKey(record.serialNumber) };
+  const due = rotationDueAt(record);
+  return {
+    ...record,
+    ...deviceKey(record.serialNumber),
+    ...(due === undefined ? {} : { [ROTATION_INDEX.partitionKey]: due.kind, [ROTATION_INDEX.sortKey]: due.at }),
+  };
 }
 
 function toDeviceRecord(item: Item): DeviceRecord {
-  const { [PARTITION_KEY]: _partitionKey, [SORT_KEY]: _sortKey, ...record } = item;
+  const {
+    [PARTITION_KEY]: _partitionKey,
+    [SORT_KEY]: _sortKey,
+    [ROTATION_INDEX.partitionKey]: _work,
+    [ROTATION_INDEX.sortKey]: _due,
+    ...record
+  } = item;
   return parseDeviceRecord(record);
 }
 
@@ -443,6 +481,15 @@ function isStatusIndexKeyOf(status: DeviceStatus): (key: Key) => boolean {
     key[STATUS_INDEX.partitionKey] === status &&
     key[SORT_KEY] === DEVICE_SORT_KEY &&
     key[PARTITION_KEY] === devicePartitionKey(key[STATUS_INDEX.sortKey] ?? '');
+}
+
+/** A rotation index key names the index keys and the table keys of one device item with that kind of work. */
+function isRotationIndexKeyOf(kind: 'ROTATION' | 'RETIRING'): (key: Key) => boolean {
+  return (key) =>
+    hasExactlyKeys(key, [PARTITION_KEY, SORT_KEY, ROTATION_INDEX.partitionKey, ROTATION_INDEX.sortKey]) &&
+    key[ROTATION_INDEX.partitionKey] === kind &&
+    key[SORT_KEY] === DEVICE_SORT_KEY &&
+    (key[PARTITION_KEY] ?? '').startsWith('DEVICE#');
 }
 
 function isEventKeyOf(serialNumber: string): (key: Key) => boolean {

@@ -57,5 +57,6 @@ export async function grantFor(
     caCertificatePem: connection.caCertificatePem,
     iotEndpoint: connection.iotEndpoint,
     issuedAt,
+    confirmBy: null,
   };
 }

@@ -8,18 +8,13 @@
 import type { CoreContext } from '../context.ts';
 import type { InspectedCsr } from '../csr.ts';
 import type { DeviceRecord } from '../device.ts';
-import { activate, isRefusal, recordCertificate, type Transition } from '../device-lifecycle.ts';
+import { activate, isRefusal, recordCertificate } from '../device-lifecycle.ts';
 import { CvmError } from '../errors.ts';
 import type { CreatedCertificate } from '../ports.ts';
-import { swap } from '../store-writes.ts';
+import { attachments, requireLeaseTime, settleAll, writeHeld } from '../issuance-steps.ts';
 import { retryThrottled } from '../throttle-retry.ts';
-import { outOfTime } from './answers.ts';
-import { ClaimLostError } from './claim-lost.ts';
 import { compensate } from './compensate.ts';
 import { recordIssued } from './grant.ts';
-
-/** Do not activate a certificate when the lease has less than this left: a takeover may be about to start. */
-const LEASE_SAFETY_MS = 5_000;
 
 /** How far an issuance got: what compensation must undo. */
 interface Progress {
@@ -51,7 +46,7 @@ export async function issue(
 
     // Recorded before it can be used: activation waits for this write, so a crash from then on leaves a
     // certificate the item points at.
-    const recording = write(ctx, recordCertificate(claimed, ctx.clock.now(), owner, issued)).then((recorded) => {
+    const recording = writeHeld(ctx, recordCertificate(claimed, ctx.clock.now(), owner, issued)).then((recorded) => {
       progress.current = recorded;
     });
     await settleAll([recording, ...attachments(ctx, claimed.thingName, issued.certificateArn, deadline)]);
@@ -97,19 +92,6 @@ async function compensated(
   }
 }
 
-function attachments(
-  ctx: CoreContext,
-  thingName: string,
-  certificateArn: string,
-  deadline: number,
-): Promise<unknown>[] {
-  const { authority } = ctx;
-  return [
-    retryThrottled(ctx, deadline, () => authority.attachPolicy(certificateArn)),
-    retryThrottled(ctx, deadline, () => authority.attachThingPrincipal(thingName, certificateArn)),
-  ];
-}
-
 /** Activate last, then the final write and the ISSUED event together (the event is keyed once per certificate). */
 async function activateAndFinalize(
   ctx: CoreContext,
@@ -120,34 +102,14 @@ async function activateAndFinalize(
   const { current } = progress;
   const owner = current.lease?.owner ?? '';
   const certificateId = current.certificateId ?? '';
-  requireLeaseTime(ctx, current);
+  requireLeaseTime(ctx, current.lease);
   await retryThrottled(ctx, deadline, () => ctx.authority.setCertificateStatus(certificateId, 'ACTIVE'));
   progress.activated = true;
   const active = activate(current, ctx.clock.now(), owner);
   // The final write is started first: a process that dies before it writes no event either. Both settle before
   // any compensation starts.
-  const finalWrite = write(ctx, active);
+  const finalWrite = writeHeld(ctx, active);
   const issuedEvent = isRefusal(active) ? Promise.resolve() : recordIssued(ctx, active, csr.keyDescription);
   await Promise.allSettled([finalWrite, issuedEvent]);
   return finalWrite;
-}
-
-async function write(ctx: CoreContext, transition: Transition): Promise<DeviceRecord> {
-  if (isRefusal(transition) || (await swap(ctx.store, transition)) === 'lost') {
-    throw new ClaimLostError('The claim on the device was taken by another request or an administrator.');
-  }
-  return transition;
-}
-
-/** Activation is the last irreversible step: never take it on a lease another request may be taking over. */
-function requireLeaseTime(ctx: CoreContext, current: DeviceRecord): void {
-  const expiresAt = Date.parse(current.lease?.expiresAt ?? '');
-  if (!(expiresAt - ctx.clock.now().getTime() > LEASE_SAFETY_MS)) throw outOfTime();
-}
-
-/** Wait for every call (so cleanup never races a call still in flight), then fail with the first failure. */
-async function settleAll(calls: readonly Promise<unknown>[]): Promise<void> {
-  const results = await Promise.allSettled(calls);
-  const failed = results.find((result) => result.status === 'rejected');
-  if (failed) throw failed.reason;
 }

@@ -316,6 +316,7 @@ describe('requestCertificate', () => {
         caCertificatePem: amazonRootCa1(),
         iotEndpoint: IOT_ENDPOINT,
         issuedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as unknown,
+        confirmBy: null,
       },
     });
     expect(byName(sentToIot())).toEqual(
@@ -477,7 +478,7 @@ describe('reconcile', () => {
       }),
     ) as ResolverEvent;
 
-    expect(await handle(scheduled)).toEqual({ data: { scanned: 0, orphans: [], repaired: 0 } });
+    expect(await handle(scheduled)).toEqual({ data: { scanned: 0, orphans: [], repaired: 0, rotationsSettled: 0 } });
     expect(sentToIot()).toEqual([
       { name: 'ListCertificates', input: expect.objectContaining({ ascendingOrder: false }) as unknown },
     ]);

@@ -69,11 +69,14 @@ describe('fieldsNeedingResolvers', () => {
       { typeName: 'Query', fieldName: 'devices' },
       { typeName: 'Query', fieldName: 'deviceEvents' },
       { typeName: 'Mutation', fieldName: 'requestCertificate' },
+      { typeName: 'Mutation', fieldName: 'renewCertificate' },
+      { typeName: 'Mutation', fieldName: 'confirmCertificate' },
       { typeName: 'Mutation', fieldName: 'registerDevice' },
       { typeName: 'Mutation', fieldName: 'registerDevices' },
       { typeName: 'Mutation', fieldName: 'revokeCertificate' },
       { typeName: 'Mutation', fieldName: 'resetDevice' },
       { typeName: 'Mutation', fieldName: 'reconcile' },
+      { typeName: 'Mutation', fieldName: 'pinPublicKey' },
     ]);
   });
 

@@ -71,9 +71,13 @@ describe('FIELDS', () => {
     expect(FIELDS[field]?.callers).toBe(apiKey ? 'device' : 'admin');
   });
 
-  it('leaves exactly one field to devices: requestCertificate', () => {
+  it('leaves exactly the enrollment and rotation fields to devices', () => {
     const deviceFields = Object.entries(FIELDS).filter(([, definition]) => definition.callers === 'device');
-    expect(deviceFields.map(([field]) => field)).toEqual(['Mutation.requestCertificate']);
+    expect(deviceFields.map(([field]) => field)).toEqual([
+      'Mutation.requestCertificate',
+      'Mutation.renewCertificate',
+      'Mutation.confirmCertificate',
+    ]);
   });
 });
 
@@ -99,6 +103,7 @@ describe('createFieldResolver', () => {
         'Mutation.revokeCertificate': { serialNumber: existing, reason: 'test' },
         'Mutation.resetDevice': { serialNumber: existing },
         'Mutation.reconcile': { input: { dryRun: false } },
+        'Mutation.pinPublicKey': { serialNumber: existing, publicKey: null },
         'Query.device': { serialNumber: existing },
         'Query.devices': { status: 'PENDING' },
         'Query.deviceEvents': { serialNumber: existing },

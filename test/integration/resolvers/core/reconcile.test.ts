@@ -59,6 +59,7 @@ describe('reconcile', () => {
       scanned: 1,
       orphans: [{ certificateId: orphan.id, serialNumber: device.serial, status: 'INACTIVE', action: 'would delete' }],
       repaired: 1,
+      rotationsSettled: 0,
     });
     expect(await h.localCa.registry.getCertificate(orphan.id)).toBeDefined();
     expect((await h.table.store.get(device.serial))?.status).toBe('ISSUING');
@@ -68,10 +69,11 @@ describe('reconcile', () => {
       scanned: 1,
       orphans: [{ certificateId: orphan.id, serialNumber: device.serial, status: 'INACTIVE', action: 'deleted' }],
       repaired: 1,
+      rotationsSettled: 0,
     });
     expect(await h.localCa.registry.getCertificate(orphan.id)).toBeUndefined();
     expect((await h.table.store.get(device.serial))?.status).toBe('PENDING');
-    expect(await reconcile(h.ctx, {}, ADMIN)).toEqual({ scanned: 0, orphans: [], repaired: 0 });
+    expect(await reconcile(h.ctx, {}, ADMIN)).toEqual({ scanned: 0, orphans: [], repaired: 0, rotationsSettled: 0 });
 
     // The device enrolls with its token as if nothing had happened.
     await expect(device.enroll()).resolves.toMatchObject({ serialNumber: device.serial });
@@ -106,7 +108,7 @@ describe('reconcile', () => {
     const stranger = await h.localCa.createCertificate((await makeCsr({ commonName: 'not-a-cvm-device' })).csrPem);
     leaseLater();
     const report = await reconcile(h.ctx, {}, ADMIN);
-    expect(report).toEqual({ scanned: 2, orphans: [], repaired: 0 });
+    expect(report).toEqual({ scanned: 2, orphans: [], repaired: 0, rotationsSettled: 0 });
     expect(await h.localCa.registry.getCertificate(grant.certificateId)).toMatchObject({ status: 'ACTIVE' });
     expect(await h.localCa.registry.getCertificate(stranger.certificateId)).toBeDefined();
   });

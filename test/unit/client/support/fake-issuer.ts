@@ -67,6 +67,7 @@ export async function grantFor(call: RequestCertificateCall, ca: TestCa): Promis
     caCertificatePem: ca.certificatePem,
     iotEndpoint: 'example-ats.iot.us-east-1.amazonaws.com',
     issuedAt: '2026-11-29T12:00:00.000Z',
+    confirmBy: null,
   };
 }
 

@@ -40,7 +40,11 @@ describe('allowedAuthModes', () => {
     ['Mutation', 'revokeCertificate', ['AWS_IAM']],
     ['Query', 'device', ['AWS_IAM']],
     ['Query', 'devices', ['AWS_IAM']],
-    ['Device', 'status', ['AWS_IAM']],
+    ['Mutation', 'renewCertificate', ['API_KEY']],
+    ['Mutation', 'confirmCertificate', ['API_KEY']],
+    ['Mutation', 'pinPublicKey', ['AWS_IAM']],
+    // confirmCertificate answers a Device to the device.
+    ['Device', 'status', ['API_KEY', 'AWS_IAM']],
     ['DeviceRegistration', 'registrationToken', ['AWS_IAM']],
     ['DeviceEvent', 'actor', ['AWS_IAM']],
   ];

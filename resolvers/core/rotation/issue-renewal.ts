@@ -1,0 +1,176 @@
+/**
+ * Issue a rotating device's new certificate with the machinery of an enrollment, on the rotation's own claim:
+ * create it (inactive); record it on the device ∥ attach the policy ∥ attach the thing; activate it; then mark it
+ * pending confirmation (with its deadline) ∥ write the RENEWAL_REQUESTED event. The device's current certificate is
+ * never touched: both work until the device confirms, or the deadline rolls the new one back.
+ *
+ * Any failure is undone: the new certificate is discarded (or revoked, once it was active or when a revocation
+ * named it) and the claim released, so that the device can simply ask again. If the certificate cannot be undone
+ * now, it stays recorded under an expired lease and the next call or the sweep retires it.
+ */
+import { describeError, recordEvent } from '../audit.ts';
+import { discardCertificate, revokeCertificateInAuthority } from '../certificate-lifecycle.ts';
+import type { CoreContext } from '../context.ts';
+import type { InspectedCsr } from '../csr.ts';
+import type { DeviceRecord } from '../device.ts';
+import {
+  abandonRenewal,
+  awaitConfirmation,
+  awaitingConfirmation,
+  isRefusal,
+  recordRenewalCertificate,
+  releaseRenewal,
+} from '../device-lifecycle.ts';
+import { issuanceFailed, issuanceInProgress } from '../enrollment/answers.ts';
+import { ClaimLostError } from '../enrollment/claim-lost.ts';
+import type { CvmError } from '../errors.ts';
+import { attachments, requireLeaseTime, settleAll, writeHeld } from '../issuance-steps.ts';
+import type { CreatedCertificate } from '../ports.ts';
+import { swap } from '../store-writes.ts';
+import { retryThrottled } from '../throttle-retry.ts';
+import { invalidProof } from './rotation-input.ts';
+
+const DEVICE = { kind: 'device' } as const;
+
+interface Progress {
+  current: DeviceRecord;
+  created: CreatedCertificate | undefined;
+  activated: boolean;
+}
+
+/** Returns the device with its rotation pending confirmation, or throws the answer after undoing the attempt. */
+export async function issueRenewal(
+  ctx: CoreContext,
+  claimed: DeviceRecord,
+  csr: InspectedCsr,
+  deadline: number,
+): Promise<DeviceRecord> {
+  const { authority } = ctx;
+  const owner = claimed.rotation?.lease?.owner ?? '';
+  const progress: Progress = { current: claimed, created: undefined, activated: false };
+  try {
+    const created = await retryThrottled(ctx, deadline, () => authority.createCertificate(csr.pem));
+    progress.created = created;
+    const recording = writeHeld(ctx, recordRenewalCertificate(claimed, ctx.clock.now(), owner, created)).then(
+      (recorded) => {
+        progress.current = recorded;
+      },
+    );
+    await settleAll([recording, ...attachments(ctx, claimed.thingName, created.certificateArn, deadline)]);
+
+    requireLeaseTime(ctx, progress.current.rotation?.lease);
+    await retryThrottled(ctx, deadline, () => authority.setCertificateStatus(created.certificateId, 'ACTIVE'));
+    progress.activated = true;
+    const now = ctx.clock.now();
+    const confirmBy = new Date(now.getTime() + ctx.settings.rotationWindowSeconds * 1000);
+    const pending = awaitConfirmation(progress.current, now, owner, confirmBy);
+    const finalWrite = writeHeld(ctx, pending);
+    const requested = isRefusal(pending) ? Promise.resolve() : recordRenewalRequested(ctx, pending, csr.keyDescription);
+    await Promise.allSettled([finalWrite, requested]);
+    return await finalWrite;
+  } catch (error) {
+    const outcome = await undo(ctx, progress, owner, error, deadline);
+    if (outcome instanceof Error) throw outcome;
+    return outcome;
+  }
+}
+
+/**
+ * The RENEWAL_REQUESTED event of a rotation pending confirmation, keyed by its certificate and stamped with its
+ * issue time: the request that issued it and every repeat that returns it write the same one event.
+ */
+export async function recordRenewalRequested(
+  ctx: CoreContext,
+  pending: DeviceRecord,
+  keyDescription: string,
+): Promise<void> {
+  const rotation = pending.rotation;
+  if (!awaitingConfirmation(rotation) || pending.certificateId === undefined) return;
+  await recordEvent(
+    ctx,
+    pending.serialNumber,
+    'RENEWAL_REQUESTED',
+    DEVICE,
+    {
+      certificateId: rotation.certificateId,
+      currentCertificateId: pending.certificateId,
+      confirmBy: rotation.confirmBy,
+      key: keyDescription,
+    },
+    { at: rotation.issuedAt ?? pending.updatedAt, onceKey: `RENEWAL_REQUESTED#${rotation.certificateId}` },
+  );
+}
+
+/** Undo a failed renewal; returns the device when it had in fact completed (its final write landed). */
+async function undo(
+  ctx: CoreContext,
+  progress: Progress,
+  owner: string,
+  error: unknown,
+  deadline: number,
+): Promise<CvmError | DeviceRecord> {
+  const { current, created, activated } = progress;
+  const serialNumber = current.serialNumber;
+  let latest: DeviceRecord | 'unknown' | undefined = 'unknown';
+  try {
+    latest = await ctx.store.get(serialNumber);
+  } catch (readError) {
+    ctx.telemetry.log('warn', 'Could not read the device after a failed renewal', {
+      serialNumber,
+      error: describeError(readError),
+    });
+  }
+  const ours = created?.certificateId;
+  if (latest !== 'unknown' && latest?.status === 'ACTIVE' && ours !== undefined) {
+    const rotation = latest.rotation;
+    if (awaitingConfirmation(rotation) && rotation.certificateId === ours) return latest;
+  }
+  const held =
+    latest !== 'unknown' && latest?.status === 'ACTIVE' && latest.rotation?.lease?.owner === owner ? latest : undefined;
+  const claimLost = latest !== 'unknown' && held === undefined;
+  const recorded = ours !== undefined && current.rotation?.certificateId === ours;
+
+  let undone = true;
+  if (created !== undefined && !(latest === 'unknown' && recorded)) {
+    const ref = { thingName: current.thingName, ...created };
+    const cleanupDeadline = Math.max(deadline, ctx.clock.now().getTime()) + ctx.settings.compensationBudgetMs;
+    try {
+      // Once active, or named by a revocation that won the race, it is revoked and kept; otherwise nothing names
+      // it and it goes.
+      if (activated || (claimLost && recorded)) await revokeCertificateInAuthority(ctx, cleanupDeadline, ref);
+      else await discardCertificate(ctx, cleanupDeadline, ref);
+    } catch (cleanupError) {
+      undone = false;
+      ctx.telemetry.log('error', 'Could not undo a failed renewal; the next call or the sweep retires it', {
+        serialNumber,
+        certificateId: created.certificateId,
+        error: describeError(cleanupError),
+      });
+    }
+  }
+  if (held !== undefined) {
+    const now = ctx.clock.now();
+    const handBack =
+      undone || created === undefined ? releaseRenewal(held, now, owner) : abandonRenewal(held, now, owner, created);
+    await swap(ctx.store, handBack).catch((releaseError: unknown) => {
+      ctx.telemetry.log('error', 'Could not release a failed renewal; it expires with its lease', {
+        serialNumber,
+        error: describeError(releaseError),
+      });
+    });
+  }
+
+  const answer =
+    claimLost || error instanceof ClaimLostError
+      ? latest === 'unknown' || latest?.status !== 'ACTIVE'
+        ? invalidProof()
+        : issuanceInProgress()
+      : issuanceFailed(error, created !== undefined && !undone);
+  ctx.telemetry.log(answer.errorType === 'InternalError' ? 'error' : 'warn', 'Certificate renewal failed', {
+    serialNumber,
+    errorType: answer.errorType,
+    error: describeError(error),
+  });
+  await recordEvent(ctx, serialNumber, 'ISSUE_FAILED', DEVICE, { errorType: answer.errorType, renewal: true });
+  return answer;
+}
