@@ -5,7 +5,7 @@
  * touches a device (renew, confirm, revoke, the sweep) runs first: it finishes retirements, settles an abandoned
  * issuance and rolls back a rotation past its deadline.
  */
-import { recordEvent } from '../audit.ts';
+import { actorOf } from '../audit.ts';
 import { revokeCertificateInAuthority } from '../certificate-lifecycle.ts';
 import type { CoreContext } from '../context.ts';
 import type { DeviceRecord, RetiringCertificate } from '../device.ts';
@@ -74,7 +74,11 @@ export async function retireCertificates(
   return dropped;
 }
 
-/** ROTATED and ROTATION_ROLLED_BACK, each keyed once per certificate and stamped with the decision's time. */
+/**
+ * ROTATED and ROTATION_ROLLED_BACK, each keyed once per certificate and stamped with the decision's time. Written
+ * before the entry is dropped, and a failure fails the retirement: the entry stays, so the event is written by
+ * the next attempt instead of being lost.
+ */
 async function recordRetirement(
   ctx: CoreContext,
   serialNumber: string,
@@ -85,13 +89,15 @@ async function recordRetirement(
   if (entry.reason === 'ROTATED' && kept !== undefined) {
     ctx.telemetry.count('CertificateRotated');
     ctx.telemetry.log('info', 'Certificate rotated', { serialNumber, certificateId: kept });
-    await recordEvent(
-      ctx,
-      serialNumber,
-      'ROTATED',
-      caller,
-      { certificateId: kept, previousCertificateId: entry.certificateId },
-      { at: entry.since, onceKey: `ROTATED#${kept}` },
+    await ctx.store.appendEvent(
+      {
+        serialNumber,
+        type: 'ROTATED',
+        at: entry.since,
+        actor: actorOf(caller),
+        details: { certificateId: kept, previousCertificateId: entry.certificateId },
+      },
+      `ROTATED#${kept}`,
     );
   } else if (entry.reason === 'ROLLED_BACK') {
     ctx.telemetry.count('RotationRolledBack');
@@ -99,13 +105,15 @@ async function recordRetirement(
       serialNumber,
       certificateId: entry.certificateId,
     });
-    await recordEvent(
-      ctx,
-      serialNumber,
-      'ROTATION_ROLLED_BACK',
-      caller,
-      { certificateId: entry.certificateId, ...(kept === undefined ? {} : { keptCertificateId: kept }) },
-      { at: entry.since, onceKey: `ROTATION_ROLLED_BACK#${entry.certificateId}` },
+    await ctx.store.appendEvent(
+      {
+        serialNumber,
+        type: 'ROTATION_ROLLED_BACK',
+        at: entry.since,
+        actor: actorOf(caller),
+        details: { certificateId: entry.certificateId, ...(kept === undefined ? {} : { keptCertificateId: kept }) },
+      },
+      `ROTATION_ROLLED_BACK#${entry.certificateId}`,
     );
   }
 }
