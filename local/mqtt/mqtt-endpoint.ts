@@ -237,7 +237,9 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
   /** A PUBLISH or SUBSCRIBE of an MQTT 5 client, decided before aedes sees it so that a denial gets a reason code. */
   function allowedNow(client: Client, action: IotMqttAction, resource: string): boolean {
     const session = sessions.get(client);
-    return session !== undefined && authorized(session, action, arn(resource));
+    if (session !== undefined && authorized(session, action, arn(resource))) return true;
+    log('info', 'mqtt: denied, answered with reason code 0x87 (MQTT 5)', { clientId: client.id, action, resource });
+    return false;
   }
 
   /** Route a new connection by the MQTT version of its CONNECT: MQTT 5 through a bridge, the rest to aedes as is. */

@@ -324,3 +324,13 @@ describe('MQTT 5 beside MQTT 3.1.1, under a policy that lets devices publish any
     }
   });
 });
+
+describe('MQTT 5 when the endpoint stops', () => {
+  it('tells a connected device with DISCONNECT 0x8B Server shutting down', async () => {
+    const harness = await startMqttEndpointHarness(devicePolicyDocument(TEST_ARN_SCOPE));
+    const { client, closed } = await connect5(harness.target, await harness.device('v5-shutdown'));
+    await harness.close();
+    expect((await closed)?.reasonCode).toBe(0x8b);
+    client.end(true);
+  });
+});
