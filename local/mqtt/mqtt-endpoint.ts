@@ -84,8 +84,8 @@ const MQTT_5 = 5;
 export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<MqttEndpoint> {
   const log: MqttLog = options.log ?? (() => undefined);
   const sessions = new Map<Client, Session>();
-  /** The MQTT 5 connections, by the client aedes knows them as. */
-  const bridges = new Map<Client, Mqtt5Bridge>();
+  /** The MQTT 5 connections, by the client aedes knows them as (weakly: aedes forgets refused clients silently). */
+  const bridges = new WeakMap<Client, Mqtt5Bridge>();
   /** The TLS connection behind each bridge's broker side (for an MQTT 3.1.1 client, aedes holds the TLS socket). */
   const deviceSockets = new WeakMap<object, TLSSocket>();
   /** Connections whose CONNECT is not read yet: not aedes clients, so closing the broker would not close them. */
@@ -194,7 +194,6 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
   });
   broker.on('clientDisconnect', (client) => {
     sessions.delete(client);
-    bridges.delete(client);
     log('info', 'mqtt: disconnected', { clientId: client.id });
   });
   // The session outlives the error until aedes unregisters the client: its will (published after the error, if the
@@ -298,7 +297,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
         stopWatching();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const socket of unidentified) socket.destroy();
-        for (const bridge of bridges.values()) bridge.setCloseReason(ReasonCode.ServerShuttingDown);
+        for (const client of sessions.keys()) bridges.get(client)?.setCloseReason(ReasonCode.ServerShuttingDown);
         // Closing the broker closes every client connection, which lets the server finish closing.
         await new Promise<void>((resolve) => broker.close(resolve));
         await serverClosed;

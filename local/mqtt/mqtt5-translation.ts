@@ -98,8 +98,9 @@ export class Mqtt5Translation {
 
   /** A packet the device sent. */
   fromDevice(packet: Packet): Step[] {
-    if (packet.cmd === 'connect') return this.connect(packet);
     switch (packet.cmd) {
+      case 'connect':
+        return this.connect(packet);
       case 'publish':
         return this.publish(packet);
       case 'subscribe':
