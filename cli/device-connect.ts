@@ -3,7 +3,14 @@
  * say what happened: connected, published, subscribed, received, or refused and why.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DeviceMqttSession, IOT_MQTT_PORT, readDeviceCredentials, type MqttTarget } from '../client/device-mqtt.ts';
+import {
+  DeviceMqttSession,
+  IOT_MQTT_PORT,
+  MQTT_VERSIONS,
+  readDeviceCredentials,
+  type MqttTarget,
+  type MqttVersion,
+} from '../client/device-mqtt.ts';
 import { readLocalConfig } from '../local/config.ts';
 import type { CliContext } from './context.ts';
 import { dataDir } from './connection.ts';
@@ -19,6 +26,7 @@ interface ConnectFlags {
   readonly dataDir?: string;
   readonly endpoint?: string;
   readonly port?: number;
+  readonly mqttVersion: MqttVersion;
 }
 
 const DEFAULT_WAIT_SECONDS = 5;
@@ -43,15 +51,22 @@ export function addDeviceConnectCommand(device: Command, context: CliContext): v
       new Option('--endpoint <host>', 'MQTT host (default: the iotEndpoint in device.json)').conflicts('local'),
     )
     .addOption(new Option('--port <port>', `MQTT port (default ${IOT_MQTT_PORT})`).argParser(parsePort))
+    .addOption(
+      new Option('--mqtt-version <version>', 'MQTT 3.1.1, or 5 (refusals then carry a reason code)')
+        .choices(MQTT_VERSIONS)
+        .default('3.1.1'),
+    )
     .action(async (flags: ConnectFlags) => {
       if ((flags.publish === undefined) !== (flags.message === undefined)) {
         throw new UsageError('--publish TOPIC and --message TEXT go together.');
       }
       const credentials = await readDeviceCredentials(flags.dir);
       const target = await mqttTarget(flags, context, credentials.iotEndpoint);
-      const session = await DeviceMqttSession.open(credentials, target);
+      const session = await DeviceMqttSession.open(credentials, target, { mqttVersion: flags.mqttVersion });
       const out = (line: string): void => void context.stdout.write(`${line}\n`);
-      out(`Connected to ${target.host}:${target.port} as ${credentials.thingName} (MQTT 3.1.1, mutual TLS).`);
+      out(
+        `Connected to ${target.host}:${target.port} as ${credentials.thingName} (MQTT ${flags.mqttVersion}, mutual TLS).`,
+      );
       try {
         if (flags.subscribe !== undefined) {
           await session.subscribe(flags.subscribe);

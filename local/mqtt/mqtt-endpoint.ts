@@ -1,18 +1,23 @@
 /**
- * The local stand-in for AWS IoT Core's MQTT endpoint: MQTT 3.1.1 (aedes) over mutual TLS, where a device connects
- * with the certificate cvm issued it and is held to the very device policy the CDK stack deploys.
+ * The local stand-in for AWS IoT Core's MQTT endpoint: MQTT 3.1.1 and MQTT 5 over mutual TLS, where a device
+ * connects with the certificate cvm issued it and is held to the very device policy the CDK stack deploys.
  *
  * - TLS 1.2 or later; the client must present a certificate that chains to the local device CA (the handshake
  *   fails otherwise, as AWS IoT's does for a certificate it does not know).
  * - CONNECT is accepted only while the local CA's registry has that certificate ACTIVE and the policies attached to
- *   it allow `iot:Connect` on `client/<client id>`; otherwise CONNACK "not authorized" and the connection closes.
- * - PUBLISH and SUBSCRIBE are evaluated per packet; a denied one closes the connection (AWS IoT's answer to an
- *   MQTT 3.1.1 client). Delivery is evaluated as `iot:Receive` per subscriber; a denied message is not delivered.
+ *   it allow `iot:Connect` on `client/<client id>`; otherwise CONNACK "not authorized" (0x87 in MQTT 5) and the
+ *   connection closes.
+ * - PUBLISH and SUBSCRIBE are evaluated per packet. An MQTT 3.1.1 client is disconnected by a denied one (AWS IoT's
+ *   answer, MQTT 3.1.1 having no other); an MQTT 5 client gets reason code 0x87 in its PUBACK or SUBACK and stays
+ *   connected (see `mqtt5-translation.ts`). Delivery is evaluated as `iot:Receive` per subscriber; a denied message
+ *   is not delivered.
  * - A change to a certificate in the registry (revoke, reset, rotation, detach) re-checks every live connection of
- *   that certificate at once: one that could no longer connect is closed. The registry tells the endpoint through
- *   its change listener, in-process, so there is no polling interval and no file reads while nothing changes.
+ *   that certificate at once: one that could no longer connect is closed (after DISCONNECT 0x87 in MQTT 5). The
+ *   registry tells the endpoint through its change listener, in-process, so there is no polling interval and no
+ *   file reads while nothing changes.
  *
- * aedes implements MQTT 3.1 and 3.1.1 only; an MQTT 5 CONNECT is answered "unacceptable protocol version".
+ * The broker is aedes 1.x, which speaks MQTT 3.1 and 3.1.1: a connection whose CONNECT says MQTT 5 is carried to it
+ * through `Mqtt5Bridge`; every other connection goes to aedes untouched.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -25,6 +30,9 @@ import type {
   ThingRecord,
 } from '../../resolvers/adapters/authority/local-ca/registry.ts';
 import { isAllowed, type IotMqttAction, type PolicyVariables } from './iot-policy.ts';
+import { Mqtt5Bridge } from './mqtt5-bridge.ts';
+import { ReasonCode } from './mqtt5-translation.ts';
+import { readProtocolVersion } from './read-protocol-version.ts';
 
 export type MqttLog = (
   level: 'debug' | 'info' | 'warn' | 'error',
@@ -69,10 +77,19 @@ type Verdict =
 const NOT_AUTHORIZED = 5;
 /** A verdict computed while the certificate changed is computed again; more changes than this in a row give up. */
 const MAX_VERDICT_ATTEMPTS = 5;
+/** How long a new connection has to send its CONNECT: aedes' own `connectTimeout`. */
+const CONNECT_TIMEOUT_MS = 30_000;
+const MQTT_5 = 5;
 
 export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<MqttEndpoint> {
   const log: MqttLog = options.log ?? (() => undefined);
   const sessions = new Map<Client, Session>();
+  /** The MQTT 5 connections, by the client aedes knows them as (weakly: aedes forgets refused clients silently). */
+  const bridges = new WeakMap<Client, Mqtt5Bridge>();
+  /** The TLS connection behind each bridge's broker side (for an MQTT 3.1.1 client, aedes holds the TLS socket). */
+  const deviceSockets = new WeakMap<object, TLSSocket>();
+  /** Connections whose CONNECT is not read yet: not aedes clients, so closing the broker would not close them. */
+  const unidentified = new Set<TLSSocket>();
   /** Counts changes per certificate, so that a verdict read across a change is known to be stale. */
   const changeCounts = new Map<string, number>();
 
@@ -118,7 +135,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
 
   const broker = await Aedes.createBroker({
     authenticate: (client, _username, _password, done) => {
-      const certificateId = peerCertificateId(client);
+      const certificateId = peerCertificateId(deviceSockets.get(client.conn) ?? (client.conn as TLSSocket));
       const refuse = (reason: string): void => {
         log('info', 'mqtt: connection refused', { clientId: client.id, certificateId, reason });
         const error = new Error(`Not authorized: ${reason}.`) as AuthenticateError;
@@ -135,8 +152,17 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
             refuse(verdict.reason);
             return;
           }
+          // AWS IoT lets the newer connection with a client id in and disconnects the older (0x8E in MQTT 5).
+          for (const other of sessions.keys()) {
+            if (other !== client && other.id === client.id)
+              bridges.get(other)?.setCloseReason(ReasonCode.SessionTakenOver);
+          }
           sessions.set(client, verdict.session);
-          log('info', 'mqtt: connected', { clientId: client.id, certificateId });
+          log('info', 'mqtt: connected', {
+            clientId: client.id,
+            certificateId,
+            mqttVersion: bridges.has(client) ? '5' : '3.1.1',
+          });
           done(null, true);
         },
         (error: unknown) => refuse(`the registry could not be read (${String(error)})`),
@@ -148,6 +174,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
       const session = sessions.get(client);
       if (session !== undefined && authorized(session, 'iot:Publish', arn(`topic/${packet.topic}`))) return done(null);
       log('info', 'mqtt: publish denied, disconnecting', { clientId: client.id, topic: packet.topic });
+      bridges.get(client)?.setCloseReason(ReasonCode.NotAuthorized);
       done(new Error(`Not authorized to publish to ${packet.topic}.`));
     },
     authorizeSubscribe: (client, subscription, done) => {
@@ -157,6 +184,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
         return;
       }
       log('info', 'mqtt: subscribe denied, disconnecting', { clientId: client.id, topicFilter: subscription.topic });
+      bridges.get(client)?.setCloseReason(ReasonCode.NotAuthorized);
       done(new Error(`Not authorized to subscribe to ${subscription.topic}.`));
     },
     authorizeForward: (client, packet) => {
@@ -173,6 +201,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
   broker.on('clientError', (client, error) => {
     log('debug', 'mqtt: client closed', { clientId: client.id, reason: error.message });
   });
+  broker.on('keepaliveTimeout', (client) => bridges.get(client)?.setCloseReason(ReasonCode.KeepAliveTimeout));
 
   const stopWatching = options.registry.onCertificateChange((certificateId) => {
     changeCounts.set(certificateId, (changeCounts.get(certificateId) ?? 0) + 1);
@@ -200,7 +229,41 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
       reason: verdict.reason,
     });
     sessions.delete(client);
+    bridges.get(client)?.setCloseReason(ReasonCode.NotAuthorized);
     client.close();
+  }
+
+  /** A PUBLISH or SUBSCRIBE of an MQTT 5 client, decided before aedes sees it so that a denial gets a reason code. */
+  function allowedNow(client: Client, action: IotMqttAction, resource: string): boolean {
+    const session = sessions.get(client);
+    if (session !== undefined && authorized(session, action, arn(resource))) return true;
+    log('info', 'mqtt: denied, answered with reason code 0x87 (MQTT 5)', { clientId: client.id, action, resource });
+    return false;
+  }
+
+  /** Route a new connection by the MQTT version of its CONNECT: MQTT 5 through a bridge, the rest to aedes as is. */
+  async function accept(socket: TLSSocket): Promise<void> {
+    unidentified.add(socket);
+    const { protocolVersion, received } = await readProtocolVersion(socket, CONNECT_TIMEOUT_MS);
+    unidentified.delete(socket);
+    if (socket.destroyed) return;
+    if (protocolVersion !== MQTT_5) {
+      if (received.length > 0) socket.unshift(received);
+      broker.handle(socket);
+      return;
+    }
+    const bridge = new Mqtt5Bridge({
+      device: socket,
+      received,
+      authorization: {
+        mayPublish: (topic) => allowedNow(client, 'iot:Publish', `topic/${topic}`),
+        maySubscribe: (filter) => allowedNow(client, 'iot:Subscribe', `topicfilter/${filter}`),
+      },
+    });
+    deviceSockets.set(bridge.brokerSide, socket);
+    const client = broker.handle(bridge.brokerSide);
+    bridges.set(client, bridge);
+    bridge.start();
   }
 
   const server: Server = createServer(
@@ -212,7 +275,7 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
     },
-    (socket) => broker.handle(socket),
+    (socket) => void accept(socket),
   );
   server.on('tlsClientError', (error) => log('info', 'mqtt: TLS handshake refused', { reason: error.message }));
   server.listen(options.port, options.host ?? '127.0.0.1');
@@ -233,6 +296,8 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
       closing ??= (async () => {
         stopWatching();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const socket of unidentified) socket.destroy();
+        for (const client of sessions.keys()) bridges.get(client)?.setCloseReason(ReasonCode.ServerShuttingDown);
         // Closing the broker closes every client connection, which lets the server finish closing.
         await new Promise<void>((resolve) => broker.close(resolve));
         await serverClosed;
@@ -243,8 +308,8 @@ export async function startMqttEndpoint(options: MqttEndpointOptions): Promise<M
 }
 
 /** The certificate id AWS IoT would give the client's certificate: lowercase hex SHA-256 of its DER. */
-function peerCertificateId(client: Client): string | undefined {
-  const certificate = (client.conn as TLSSocket).getPeerX509Certificate?.();
+function peerCertificateId(socket: TLSSocket): string | undefined {
+  const certificate = socket.getPeerX509Certificate?.();
   return certificate === undefined ? undefined : createHash('sha256').update(certificate.raw).digest('hex');
 }
 

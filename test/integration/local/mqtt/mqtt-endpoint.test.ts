@@ -248,6 +248,38 @@ describe('cvm device connect', () => {
     expect(run.stderr).toMatch(/^cvm: NotAuthorized: localhost:\d+ refused the connection: not authorized/);
   });
 
+  it('speaks MQTT 5 with --mqtt-version 5, and reports a refused publish with its reason code', async () => {
+    const { dir } = await enrolledDevice('CLI-CONNECT-5');
+    const allowed = await cvm([
+      ...['device', 'connect', '--dir', dir, '--data-dir', dataDir, '--mqtt-version', '5'],
+      ...['--subscribe', 'things/CLI-CONNECT-5/#', '--publish', 'things/CLI-CONNECT-5/hello', '--message', 'hi'],
+    ]);
+    expect(allowed.stderr).toBe('');
+    expect(allowed.code).toBe(0);
+    expect(allowed.stdout).toContain(`Connected to localhost:${target.port} as CLI-CONNECT-5 (MQTT 5, mutual TLS).`);
+    expect(allowed.stdout).toContain('Received on things/CLI-CONNECT-5/hello: hi');
+
+    const refused = await cvm([
+      ...['device', 'connect', '--dir', dir, '--data-dir', dataDir, '--mqtt-version', '5'],
+      ...['--publish', 'things/X/y', '--message', 'm'],
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('cvm: NotAuthorized: publish to things/X/y refused: not authorized (0x87).\n');
+
+    expect((await cvm(['admin', 'revoke', 'CLI-CONNECT-5', '--reason', 'test', '--data-dir', dataDir])).code).toBe(0);
+    const revoked = await cvm(['device', 'connect', '--dir', dir, '--data-dir', dataDir, '--mqtt-version', '5']);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toMatch(
+      /^cvm: NotAuthorized: localhost:\d+ refused the connection: not authorized \(0x87\)/,
+    );
+  });
+
+  it('refuses an MQTT version AWS IoT does not speak, with exit 2', async () => {
+    const run = await cvm(['device', 'connect', '--dir', workDir, '--data-dir', dataDir, '--mqtt-version', '3.1']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('3.1.1, 5');
+  });
+
   it('says what to do when the directory holds no enrolled device', async () => {
     const run = await cvm(['device', 'connect', '--dir', path.join(workDir, 'nothing'), '--data-dir', dataDir]);
     expect(run.code).toBe(1);
