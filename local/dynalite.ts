@@ -10,9 +10,13 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
+  BatchWriteItemCommand,
+  DeleteTableCommand,
   ResourceNotFoundException,
-  UpdateTableCommand,
+  ScanCommand,
   waitUntilTableExists,
+  waitUntilTableNotExists,
+  type AttributeValue,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput } from '../contract/table-layout.ts';
@@ -94,50 +98,78 @@ async function closeServer(server: Server, client: DynamoDBClient): Promise<void
 
 /**
  * Create the cvm table if it does not exist yet, and wait until it is ACTIVE.
- * dynalite accepts the table exactly as AWS gets it (PAY_PER_REQUEST with a global secondary index),
- * so the shared createTableInput is used as is.
+ * dynalite accepts the table exactly as AWS gets it (PAY_PER_REQUEST with global secondary indexes),
+ * so the shared createTableInput is used as is. A table made by an earlier version, without an index added since,
+ * is migrated to the current layout first.
  */
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  const existing = await describeTable(client, tableName);
-  if (existing === undefined) {
+  await migrateToCurrentLayout(client, tableName);
+  if ((await describeTable(client, tableName)) === undefined) {
     try {
       await client.send(new CreateTableCommand(createTableInput(tableName)));
     } catch (error) {
       // Someone else created it between our look and our create: that is what we wanted.
       if (!(error instanceof ResourceInUseException)) throw error;
     }
-  } else {
-    await addMissingIndexes(client, tableName, existing);
   }
   await waitUntilTableExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: tableName });
 }
 
 /**
- * A data dir made by an earlier version has the table without the indexes added since (the rotation index):
- * add them, as one would with UpdateTable in AWS, and wait until they are ACTIVE (dynalite backfills them).
+ * dynalite cannot add an index to an existing table (it ignores UpdateTable's Create), so a data dir made before an
+ * index was added (the rotation index) is migrated by copying: every item into a side table of the current layout,
+ * the old table dropped and made again, every item back, the side table dropped. Each step can be repeated, and at
+ * every moment one of the two tables holds every item, so a crash part-way is finished by the next start.
  */
-async function addMissingIndexes(client: DynamoDBClient, tableName: string, table: TableDescription): Promise<void> {
-  const wanted = createTableInput(tableName);
-  const present = new Set((table.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
-  for (const index of wanted.GlobalSecondaryIndexes ?? []) {
-    if (present.has(index.IndexName)) continue;
-    const keyNames = new Set((index.KeySchema ?? []).map((key) => key.AttributeName));
-    await client.send(
-      new UpdateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: (wanted.AttributeDefinitions ?? []).filter((definition) =>
-          keyNames.has(definition.AttributeName),
-        ),
-        GlobalSecondaryIndexUpdates: [{ Create: { ...index } }],
-      }),
-    );
-    for (;;) {
-      const described = await describeTable(client, tableName);
-      const status = described?.GlobalSecondaryIndexes?.find((gsi) => gsi.IndexName === index.IndexName)?.IndexStatus;
-      if (status === 'ACTIVE') break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+async function migrateToCurrentLayout(client: DynamoDBClient, tableName: string): Promise<void> {
+  const side = `${tableName}-migrating`;
+  const wanted = new Set((createTableInput(tableName).GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  const table = await describeTable(client, tableName);
+  const current = table !== undefined && [...wanted].every((name) => hasIndex(table, name));
+  const sideTable = await describeTable(client, side);
+  // Nothing to migrate: a table of the current layout, or none at all (ensureTable creates it).
+  if (sideTable === undefined && (current || table === undefined)) return;
+
+  if (table !== undefined && !current) {
+    process.stderr.write(`cvm: migrating the local table ${tableName} to the current layout (new indexes)\n`);
+    if (sideTable === undefined) await client.send(new CreateTableCommand(createTableInput(side)));
+    await copyItems(client, tableName, side);
+    await client.send(new DeleteTableCommand({ TableName: tableName }));
+    await waitUntilTableNotExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: tableName });
   }
+  if ((await describeTable(client, tableName)) === undefined) {
+    await client.send(new CreateTableCommand(createTableInput(tableName)));
+    await waitUntilTableExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: tableName });
+  }
+  await copyItems(client, side, tableName);
+  await client.send(new DeleteTableCommand({ TableName: side }));
+}
+
+function hasIndex(table: TableDescription, indexName: string | undefined): boolean {
+  return (table.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === indexName);
+}
+
+/** Copy every item of one table into another, as stored (puts, so repeating a copy is harmless). */
+async function copyItems(client: DynamoDBClient, from: string, to: string): Promise<void> {
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({ TableName: from, ConsistentRead: true, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+    );
+    const items = page.Items ?? [];
+    for (let start = 0; start < items.length; start += 25) {
+      let requests = items.slice(start, start + 25).map((item) => ({ PutRequest: { Item: item } }));
+      while (requests.length > 0) {
+        const { UnprocessedItems: unprocessed } = await client.send(
+          new BatchWriteItemCommand({ RequestItems: { [to]: requests } }),
+        );
+        requests = (unprocessed?.[to] ?? []).flatMap((request) =>
+          request.PutRequest?.Item === undefined ? [] : [{ PutRequest: { Item: request.PutRequest.Item } }],
+        );
+      }
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
 }
 
 async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {

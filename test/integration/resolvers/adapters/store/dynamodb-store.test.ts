@@ -8,7 +8,9 @@ import {
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ensureTable } from '../../../../../local/dynalite.ts';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { ensureTable, startDynalite } from '../../../../../local/dynalite.ts';
+import { createTableInput, ROTATION_INDEX, STATUS_INDEX } from '../../../../../contract/table-layout.ts';
 import { DynamoDbDeviceStore } from '../../../../../resolvers/adapters/store/dynamodb-store.ts';
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../../../../resolvers/core/device.ts';
 import { claim as claimTransition, isRefusal } from '../../../../../resolvers/core/device-lifecycle.ts';
@@ -52,6 +54,43 @@ function issuedDevice(serialNumber: string): DeviceRecord {
   });
 }
 
+/** An ACTIVE device with a rotation pending confirmation: every rotation field present. */
+function rotatingDevice(serialNumber: string, confirmBy = '2025-01-09T00:00:00.000Z'): DeviceRecord {
+  return device(serialNumber, {
+    status: 'ACTIVE',
+    publicKeyFingerprint: 'b'.repeat(64),
+    certificateId: 'c'.repeat(64),
+    certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${'c'.repeat(64)}`,
+    certificatePem: 'OLD PEM',
+    issuedAt: '2025-01-02T00:00:00.000Z',
+    rotation: {
+      publicKeyFingerprint: 'e'.repeat(64),
+      certificateId: 'd'.repeat(64),
+      certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${'d'.repeat(64)}`,
+      certificatePem: 'NEW PEM',
+      issuedAt: '2025-01-02T00:00:00.000Z',
+      confirmBy,
+    },
+    version: 9,
+  });
+}
+
+function retiringDevice(serialNumber: string, since = '2025-01-05T00:00:00.000Z'): DeviceRecord {
+  const { rotation: _rotation, ...active } = rotatingDevice(serialNumber);
+  return {
+    ...active,
+    retiring: [
+      {
+        certificateId: 'd'.repeat(64),
+        certificateArn: `arn:aws:iot:us-east-1:123456789012:cert/${'d'.repeat(64)}`,
+        reason: 'ROLLED_BACK',
+        since,
+        keptCertificateId: 'c'.repeat(64),
+      },
+    ],
+  };
+}
+
 function event(serialNumber: string, at: string, overrides: Partial<DeviceEvent> = {}): DeviceEvent {
   return { serialNumber, type: 'REGISTERED', at, actor: 'arn:aws:iam::123456789012:user/admin', ...overrides };
 }
@@ -89,6 +128,8 @@ describe('DynamoDbDeviceStore on dynalite', () => {
     it.each([
       ['without any optional field', device('round-trip-minimal')],
       ['with every optional field', issuedDevice('round-trip-full')],
+      ['rotating', rotatingDevice('round-trip-rotating')],
+      ['retiring', retiringDevice('round-trip-retiring')],
     ])('reads back exactly the record it stored, %s', async (_case, record) => {
       await store.create(record);
 
@@ -117,6 +158,65 @@ describe('DynamoDbDeviceStore on dynalite', () => {
       await ensureTable(table.client, table.tableName);
 
       expect(await store.get('ensure-table-kept')).toStrictEqual(device('ensure-table-kept'));
+    });
+
+    it('migrates a table made before the rotation index: every item kept, the index there and used', async () => {
+      const dynalite = await startDynalite();
+      try {
+        const input = createTableInput('cvm-before-rotation');
+        const older = {
+          ...input,
+          GlobalSecondaryIndexes: input.GlobalSecondaryIndexes?.filter((i) => i.IndexName === STATUS_INDEX.name),
+          AttributeDefinitions: input.AttributeDefinitions?.filter(
+            (d) => d.AttributeName !== ROTATION_INDEX.partitionKey && d.AttributeName !== ROTATION_INDEX.sortKey,
+          ),
+        };
+        await dynalite.client.send(new CreateTableCommand(older));
+        const oldStore = new DynamoDbDeviceStore({ client: dynalite.client, tableName: 'cvm-before-rotation' });
+        const kept = Array.from({ length: 60 }, (_, i) => device(`kept-${String(i).padStart(2, '0')}`));
+        for (const record of kept) await oldStore.create(record);
+        await oldStore.appendEvent(event('kept-00', '2025-01-01T00:00:00.000Z'));
+        await oldStore.reserveThingName('kept-00', 'kept-00');
+
+        await ensureTable(dynalite.client, 'cvm-before-rotation');
+        await ensureTable(dynalite.client, 'cvm-before-rotation');
+
+        expect(await oldStore.getMany(kept.map((record) => record.serialNumber))).toStrictEqual(kept);
+        expect((await oldStore.listEvents('kept-00', 10)).items).toHaveLength(1);
+        await expect(oldStore.reserveThingName('kept-00', 'someone-else')).rejects.toBeInstanceOf(ConditionFailedError);
+        const pending = await readAllPages((cursor) => oldStore.listByStatus('PENDING', 25, cursor));
+        expect(pending.items).toHaveLength(60);
+        await oldStore.create(rotatingDevice('migrated-rotating'));
+
+        const { Table: described } = await dynalite.client.send(
+          new DescribeTableCommand({ TableName: 'cvm-before-rotation' }),
+        );
+        expect(described?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort()).toEqual(
+          [ROTATION_INDEX.name, STATUS_INDEX.name].sort(),
+        );
+        const { items } = await oldStore.listRotations('ROTATION', { limit: 10 });
+        expect(items.map((item) => item.serialNumber)).toEqual(['migrated-rotating']);
+      } finally {
+        await dynalite.close();
+      }
+    });
+    it('finishes a migration a crash interrupted after the old table was dropped', async () => {
+      const dynalite = await startDynalite();
+      try {
+        await ensureTable(dynalite.client, 'cvm-crashed-migrating');
+        const side = new DynamoDbDeviceStore({ client: dynalite.client, tableName: 'cvm-crashed-migrating' });
+        await side.create(device('only-in-the-side-table'));
+
+        await ensureTable(dynalite.client, 'cvm-crashed');
+
+        const main = new DynamoDbDeviceStore({ client: dynalite.client, tableName: 'cvm-crashed' });
+        expect(await main.get('only-in-the-side-table')).toStrictEqual(device('only-in-the-side-table'));
+        await expect(
+          dynalite.client.send(new DescribeTableCommand({ TableName: 'cvm-crashed-migrating' })),
+        ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      } finally {
+        await dynalite.close();
+      }
     });
   });
 
@@ -435,6 +535,57 @@ describe('DynamoDbDeviceStore.listByStatus on dynalite', () => {
       const { cursor } = await store.listByStatus('ACTIVE', 5);
 
       await expect(store.listEvents('active-00', 5, cursor)).rejects.toMatchObject({ errorType: 'InvalidInput' });
+    });
+  });
+});
+
+describe('DynamoDbDeviceStore.listRotations on dynalite', () => {
+  let table: TestTable;
+  let store: DynamoDbDeviceStore;
+
+  beforeAll(async () => {
+    table = await startTestTable();
+    store = table.store;
+    for (let day = 9; day >= 1; day -= 1) {
+      await store.create(rotatingDevice(`rotating-${day}`, `2025-02-0${day}T00:00:00.000Z`));
+    }
+    await store.create(retiringDevice('retiring-1', '2025-02-03T00:00:00.000Z'));
+    await store.create(device('active-plain', { status: 'ACTIVE' }));
+  });
+  afterAll(() => table.close());
+
+  it('lists the devices rotating, soonest deadline first, page by page, and no other', async () => {
+    const { items, pages } = await readAllPages((cursor) =>
+      store.listRotations('ROTATION', cursor === undefined ? { limit: 4 } : { limit: 4, cursor }),
+    );
+    expect(items.map((item) => item.serialNumber)).toEqual(Array.from({ length: 9 }, (_, i) => `rotating-${i + 1}`));
+    expect(pages).toBeGreaterThanOrEqual(3);
+    expect(items[0]).toStrictEqual(rotatingDevice('rotating-1', '2025-02-01T00:00:00.000Z'));
+  });
+
+  it('lists only what is due by a time, and retirements apart', async () => {
+    const due = await store.listRotations('ROTATION', { limit: 100, dueBy: '2025-02-03T00:00:00.000Z' });
+    expect(due.items.map((item) => item.serialNumber)).toEqual(['rotating-1', 'rotating-2', 'rotating-3']);
+    const retiring = await store.listRotations('RETIRING', { limit: 100, dueBy: '2025-03-01T00:00:00.000Z' });
+    expect(retiring.items.map((item) => item.serialNumber)).toEqual(['retiring-1']);
+  });
+
+  it('drops a device from the index once its rotation ends', async () => {
+    const { rotation: _ended, ...settled } = rotatingDevice('rotating-9', '2025-02-09T00:00:00.000Z');
+    expect(await store.replace({ ...settled, version: 10 }, 9)).toBe('won');
+    const { items } = await store.listRotations('ROTATION', { limit: 100 });
+    expect(items.map((item) => item.serialNumber)).not.toContain('rotating-9');
+  });
+
+  it('refuses a cursor of another listing', async () => {
+    const { cursor } = await store.listRotations('ROTATION', { limit: 2 });
+    if (cursor === undefined) throw new Error('expected a second page');
+    await expect(store.listRotations('RETIRING', { limit: 2, cursor })).rejects.toMatchObject({
+      errorType: 'InvalidInput',
+    });
+    const statusPage = await store.listByStatus('ACTIVE', 2);
+    await expect(store.listRotations('ROTATION', { limit: 2, cursor: statusPage.cursor ?? '' })).rejects.toMatchObject({
+      errorType: 'InvalidInput',
     });
   });
 });
