@@ -59,6 +59,7 @@ beforeAll(() => {
         devicePolicyName: 'acme-devices',
         thingNamePrefix: 'acme-',
         tokenTtl: Duration.days(2),
+        rotationWindow: Duration.days(3),
         apiKeyName: 'Devices2031',
         apiKeyExpiration: Expiration.after(Duration.days(30)),
         logRetention: RetentionDays.THREE_MONTHS,
@@ -339,6 +340,7 @@ describe('CertificateVendingMachine', () => {
             [LAMBDA_ENV.devicePolicyName]: 'acme-devices',
             [LAMBDA_ENV.thingNamePrefix]: 'acme-',
             [LAMBDA_ENV.tokenTtlSeconds]: String(2 * DAY_SECONDS),
+            [LAMBDA_ENV.rotationWindowSeconds]: String(3 * DAY_SECONDS),
           },
         });
       }
@@ -725,6 +727,11 @@ describe('CertificateVendingMachine', () => {
       },
       { name: 'a token lifetime under a minute', props: { tokenTtl: Duration.seconds(59) }, error: /tokenTtl/ },
       { name: 'a token lifetime over a year', props: { tokenTtl: Duration.days(366) }, error: /tokenTtl/ },
+      {
+        name: 'a rotation window under a minute',
+        props: { rotationWindow: Duration.seconds(59) },
+        error: /rotationWindow/,
+      },
       {
         name: 'a rate limit and a web ACL to bring',
         props: { rateLimit: 1000, webAclArn: FLEET_WEB_ACL_ARN },

@@ -23,7 +23,7 @@ import {
 } from '../device-lifecycle.ts';
 import { issuanceFailed, issuanceInProgress } from '../enrollment/answers.ts';
 import { ClaimLostError } from '../enrollment/claim-lost.ts';
-import type { CvmError } from '../errors.ts';
+import { CvmError } from '../errors.ts';
 import { attachments, requireLeaseTime, settleAll, writeHeld } from '../issuance-steps.ts';
 import type { CreatedCertificate } from '../ports.ts';
 import { swap } from '../store-writes.ts';
@@ -101,6 +101,19 @@ export async function recordRenewalRequested(
   );
 }
 
+/** issuanceFailed's answer, in a renewal's words: the device repeats its renewal, it has no token to retry with. */
+function renewalFailed(error: unknown, certificateLeftOver: boolean): CvmError {
+  const answer = issuanceFailed(error, certificateLeftOver);
+  if (answer.errorType !== 'InternalError') return answer;
+  return new CvmError(
+    'InternalError',
+    certificateLeftOver
+      ? 'The new certificate could not be issued; the current one still works. Repeat the renewal (cleanup of the attempt finishes first).'
+      : 'The new certificate could not be issued; nothing changed and the current one still works. Repeat the renewal.',
+    { cause: error },
+  );
+}
+
 /** Undo a failed renewal; returns the device when it had in fact completed (its final write landed). */
 async function undo(
   ctx: CoreContext,
@@ -165,7 +178,7 @@ async function undo(
       ? latest === 'unknown' || latest?.status !== 'ACTIVE'
         ? invalidProof()
         : issuanceInProgress()
-      : issuanceFailed(error, created !== undefined && !undone);
+      : renewalFailed(error, created !== undefined && !undone);
   ctx.telemetry.log(answer.errorType === 'InternalError' ? 'error' : 'warn', 'Certificate renewal failed', {
     serialNumber,
     errorType: answer.errorType,

@@ -44,6 +44,7 @@ import type { CertificateGrant } from '../../../resolvers/core/request-certifica
 import type { ResolverEnvelope, ResolverEvent } from '../../../contract/lambda-envelope.ts';
 import { createLambdaHandler, handler } from '../../../resolvers/lambda.ts';
 import { makeCsr, type MadeCsr } from '../../support/csr.ts';
+import { certificateDer, pemBody, proofBy } from '../../support/rotation.ts';
 import { startTestTable, type TestTable } from '../../support/dynalite.ts';
 
 const POLICY_NAME = 'cvm-device-policy';
@@ -255,6 +256,12 @@ describe('createLambdaHandler', () => {
     ['CVM_TOKEN_TTL_SECONDS is not whole', { CVM_TOKEN_TTL_SECONDS: '90.5' }, /CVM_TOKEN_TTL_SECONDS must be/],
     ['CVM_TOKEN_TTL_SECONDS is under a minute', { CVM_TOKEN_TTL_SECONDS: '59' }, /from 60 to 31536000/],
     ['CVM_TOKEN_TTL_SECONDS is over a year', { CVM_TOKEN_TTL_SECONDS: '31536001' }, /from 60 to 31536000/],
+    [
+      'CVM_ROTATION_WINDOW_SECONDS is not a number',
+      { CVM_ROTATION_WINDOW_SECONDS: '7d' },
+      /CVM_ROTATION_WINDOW_SECONDS/,
+    ],
+    ['CVM_ROTATION_WINDOW_SECONDS is under a minute', { CVM_ROTATION_WINDOW_SECONDS: '59' }, /from 60 to 31536000/],
   ])('refuses to start when %s', (_why, overrides, message) => {
     expect(() => createLambdaHandler(lambdaEnv(overrides))).toThrow(message);
   });
@@ -424,6 +431,92 @@ describe('requestCertificate', () => {
 
     iot.on(CreateCertificateFromCsrCommand).callsFake(signLikeIot);
     expect(await requestCertificate(device, csr)).toMatchObject({ data: { certificateId: signed[0]?.certificateId } });
+  });
+});
+
+describe('renewCertificate and confirmCertificate', () => {
+  it('rotate through AWS IoT with exactly the expected commands: issue the new one inactive, activate it last; revoke the old one on confirmation', async () => {
+    const device = await registerDevice();
+    const current = await makeCsr({ commonName: device.serial });
+    const enrolled = await requestCertificate(device, current);
+    if (!('data' in enrolled)) throw new Error(JSON.stringify(enrolled));
+    const old = enrolled.data as CertificateGrant;
+    const next = await makeCsr({ commonName: device.serial, keyType: 'ec-p384' });
+    iot.resetHistory();
+    signed = [];
+
+    const renewal = {
+      serialNumber: device.serial,
+      certificateId: old.certificateId,
+      csr: next.csrPem,
+      signature: await proofBy(current.keys.privateKey, pemBody(next.csrPem)),
+    };
+    const renewed = await invoke('Mutation.renewCertificate', { input: renewal }, null);
+
+    const [certificate] = signed;
+    if (certificate === undefined) throw new Error('AWS IoT was not asked for a certificate');
+    const arn = certificateArn(ACCOUNT, certificate.certificateId);
+    expect(renewed).toEqual({
+      data: expect.objectContaining({
+        certificateId: certificate.certificateId,
+        certificateArn: arn,
+        certificatePem: certificate.certificatePem,
+        caCertificatePem: amazonRootCa1(),
+        iotEndpoint: IOT_ENDPOINT,
+        confirmBy: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown,
+      }) as unknown,
+    });
+    expect(byName(sentToIot())).toEqual(
+      byName([
+        { name: 'CreateCertificateFromCsr', input: { certificateSigningRequest: next.csrPem, setAsActive: false } },
+        { name: 'AttachPolicy', input: { policyName: POLICY_NAME, target: arn } },
+        {
+          name: 'AttachThingPrincipal',
+          input: { thingName: device.thingName, principal: arn, thingPrincipalType: 'EXCLUSIVE_THING' },
+        },
+        { name: 'UpdateCertificate', input: { certificateId: certificate.certificateId, newStatus: 'ACTIVE' } },
+      ]),
+    );
+    expect(sentToIot().at(-1)?.name).toBe('UpdateCertificate');
+    iot.resetHistory();
+
+    const confirmation = {
+      serialNumber: device.serial,
+      certificateId: certificate.certificateId,
+      signature: await proofBy(next.keys.privateKey, certificateDer(certificate.certificatePem)),
+    };
+    const confirmed = await invoke('Mutation.confirmCertificate', { input: confirmation }, null);
+
+    expect(confirmed).toEqual({
+      data: expect.objectContaining({
+        certificateId: certificate.certificateId,
+        pendingCertificateId: null,
+      }) as unknown,
+    });
+    expect(byName(sentToIot())).toEqual(byName(revocationCommands(device.thingName, old)));
+    expect(sentToIot()[0]?.name).toBe('UpdateCertificate');
+  });
+
+  it('answers an unproved renewal InvalidProof and asks AWS IoT nothing', async () => {
+    const { serial, grant } = await enrolledDevice();
+    const next = await makeCsr({ commonName: serial });
+    iot.resetHistory();
+
+    const envelope = await invoke(
+      'Mutation.renewCertificate',
+      {
+        input: {
+          serialNumber: serial,
+          certificateId: grant.certificateId,
+          csr: next.csrPem,
+          signature: await proofBy(next.keys.privateKey, pemBody(next.csrPem)),
+        },
+      },
+      null,
+    );
+
+    expect(envelope).toEqual({ error: { errorType: 'InvalidProof', message: expect.any(String) as unknown } });
+    expect(sentToIot()).toEqual([]);
   });
 });
 
