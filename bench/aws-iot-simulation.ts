@@ -7,7 +7,7 @@
  *   empty fails with the SDK's own ThrottlingException.
  * - Certificates are really made (signed by an in-memory CA) and tracked with their status and attachments, so
  *   that "certificates created per device" is counted, and deletion refuses what AWS IoT refuses.
- * - Every call can be delayed by a fixed latency, for counting sequential round trips.
+ * - Every call can take a fixed latency (AWS's own work included), for counting sequential round trips.
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -118,8 +118,15 @@ export class AwsIotSimulation {
     }
   }
 
+  /** The answer takes the latency, AWS's own work (signing a certificate, say) included, as a remote call does. */
   async #answerAfterLatency(command: string, input: Input): Promise<Input> {
-    if (this.#latencyMs > 0) await sleep(this.#latencyMs);
+    if (this.#latencyMs === 0) return this.#answerNow(command, input);
+    const [answer] = await Promise.allSettled([this.#answerNow(command, input), sleep(this.#latencyMs)]);
+    if (answer.status === 'rejected') throw answer.reason;
+    return answer.value;
+  }
+
+  async #answerNow(command: string, input: Input): Promise<Input> {
     if (!this.#bucket(command).take()) {
       this.throttled.set(command, (this.throttled.get(command) ?? 0) + 1);
       throw new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 429 } });
