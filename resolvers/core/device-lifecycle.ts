@@ -290,7 +290,15 @@ export function reset(
       unreportedWrongTokens: 0,
       ...(publicKeyPin === undefined ? {} : { publicKeyPin }),
     },
-    ['lease', 'issuedAt', 'revokedAt', 'revocationReason', 'wrongTokensReportedAt', ...CERTIFICATE_FIELDS],
+    [
+      'lease',
+      'issuedAt',
+      'revokedAt',
+      'revocationReason',
+      'wrongTokensReportedAt',
+      'supersededRenewalKeys',
+      ...CERTIFICATE_FIELDS,
+    ],
   );
 }
 
@@ -358,6 +366,7 @@ export function claimRenewal(record: DeviceRecord, terms: LeaseTerms & { publicK
   if (record.publicKeyPin !== undefined && record.publicKeyPin !== terms.publicKeyFingerprint) {
     return new Refusal('the device key is pinned to another key');
   }
+  if (renewalSuperseded(record, terms.publicKeyFingerprint)) return new Refusal('that renewal was superseded');
   const { publicKeyFingerprint } = terms;
   return next(record, terms.now, { rotation: { publicKeyFingerprint, lease: lease(terms, publicKeyFingerprint) } });
 }
@@ -425,13 +434,30 @@ export function settleAbandonedRenewal(record: DeviceRecord, now: Date): Transit
   return next(record, now, retiring === undefined ? {} : { retiring }, ['rotation']);
 }
 
-/** A rotation pending confirmation → none, its certificate retired: the device asked again for another key. */
+/** How many superseded renewal keys a device remembers (a device that loses its new key that often is broken). */
+export const MAX_SUPERSEDED_RENEWAL_KEYS = 16;
+
+/**
+ * A rotation pending confirmation → none, its certificate retired and its key remembered as superseded (a replay
+ * of that renewal is refused): the device asked again for another key.
+ */
 export function replacePendingRenewal(record: DeviceRecord, now: Date): Transition {
   const refused = requireStatus(record, 'ACTIVE');
   if (refused) return refused;
-  if (!awaitingConfirmation(record.rotation)) return new Refusal('no rotation is pending confirmation');
-  const retiring = retiringWith(record, now, record.rotation, 'REPLACED');
-  return next(record, now, retiring === undefined ? {} : { retiring }, ['rotation']);
+  const rotation = record.rotation;
+  if (!awaitingConfirmation(rotation)) return new Refusal('no rotation is pending confirmation');
+  const retiring = retiringWith(record, now, rotation, 'REPLACED');
+  const superseded = [...(record.supersededRenewalKeys ?? []), rotation.publicKeyFingerprint].slice(
+    -MAX_SUPERSEDED_RENEWAL_KEYS,
+  );
+  return next(record, now, { ...(retiring === undefined ? {} : { retiring }), supersededRenewalKeys: superseded }, [
+    'rotation',
+  ]);
+}
+
+/** A renewal for this key would replay a request a later renewal superseded. */
+export function renewalSuperseded(record: DeviceRecord, publicKeyFingerprint: string): boolean {
+  return record.supersededRenewalKeys?.includes(publicKeyFingerprint) ?? false;
 }
 
 /**
@@ -458,7 +484,7 @@ export function confirmRotation(record: DeviceRecord, now: Date, certificateId: 
       issuedAt: rotation.issuedAt ?? now.toISOString(),
       ...(old === undefined ? {} : { retiring: old }),
     },
-    ['rotation'],
+    ['rotation', 'supersededRenewalKeys'],
   );
 }
 

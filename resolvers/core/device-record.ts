@@ -71,6 +71,7 @@ export function parseDeviceRecord(item: Fields): DeviceRecord {
     ...defined('revocationReason', optionalText('revocationReason')),
     ...defined('rotation', parseRotation(item['rotation'], fail)),
     ...defined('retiring', parseRetiring(item['retiring'], fail)),
+    ...defined('supersededRenewalKeys', parseKeyList(item['supersededRenewalKeys'], fail)),
   };
   if (record.status === 'ISSUING' && record.lease === undefined) fail('an ISSUING device has no lease');
   if (record.rotation !== undefined && record.status !== 'ACTIVE') fail(`a ${record.status} device has a rotation`);
@@ -123,6 +124,14 @@ function parseRotation(value: unknown, fail: (problem: string) => never): Pendin
     fail('rotation pending confirmation has no certificate');
   }
   return rotation;
+}
+
+function parseKeyList(value: unknown, fail: (problem: string) => never): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length === 0 || !value.every((key) => typeof key === 'string' && key !== '')) {
+    return fail('supersededRenewalKeys is not a non-empty list of key fingerprints');
+  }
+  return value as string[];
 }
 
 function parseRetiring(value: unknown, fail: (problem: string) => never): RetiringCertificate[] | undefined {

@@ -94,6 +94,11 @@ export interface DeviceRecord {
   readonly revocationReason?: string;
   /** A certificate rotation under way (ACTIVE devices only). */
   readonly rotation?: PendingRotation;
+  /**
+   * Keys of pending certificates a later renewal replaced, while the current certificate lasts: a renewal for one
+   * of them is a replay of a superseded request and is refused (it would replace the device's newer pending one).
+   */
+  readonly supersededRenewalKeys?: readonly string[];
   /** Certificates being retired (revoked and detached in the authority); never with `rotation`. */
   readonly retiring?: readonly RetiringCertificate[];
   readonly updatedAt: string;

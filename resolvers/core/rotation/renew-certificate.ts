@@ -12,7 +12,13 @@
 import { randomUUID } from 'node:crypto';
 import type { CoreContext } from '../context.ts';
 import type { DeviceRecord } from '../device.ts';
-import { awaitingConfirmation, claimRenewal, isRefusal, replacePendingRenewal } from '../device-lifecycle.ts';
+import {
+  awaitingConfirmation,
+  claimRenewal,
+  isRefusal,
+  renewalSuperseded,
+  replacePendingRenewal,
+} from '../device-lifecycle.ts';
 import { issuanceInProgress } from '../enrollment/answers.ts';
 import { fetchConnection, type CertificateGrant, type Connection } from '../enrollment/grant.ts';
 import { requirePinnedKey } from '../enrollment/pinned-key.ts';
@@ -38,6 +44,8 @@ export async function renewCertificate(
     const current =
       record?.status === 'ACTIVE' && record.certificateId === certificateId ? record.certificatePem : undefined;
     if (record === undefined || !proves(current, csr.der, signature)) throw invalidProof();
+    // A captured renewal that a later one superseded proves possession, but replaying it must change nothing.
+    if (renewalSuperseded(record, csr.publicKeyFingerprint)) throw invalidProof();
     requirePinnedKey(record, csr);
 
     const settled = await settleRotation(ctx, record, deadline, DEVICE);

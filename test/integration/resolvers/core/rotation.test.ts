@@ -119,6 +119,23 @@ describe('renewCertificate', () => {
     await rotationInvariantsHold(h, d.serial);
   });
 
+  it('refuses the replay of a renewal a later one superseded: it cannot knock out the newer pending certificate', async () => {
+    const d = await device();
+    const first = await makeCsr({ commonName: d.serial });
+    const captured = await renewalFor(d, first);
+    await renewCertificate(h.ctx, captured);
+    const second = await makeCsr({ commonName: d.serial });
+    const grant = await renew(h, d, second);
+    const before = await h.table.store.get(d.serial);
+
+    expect(await errorTypeOf(renewCertificate(h.ctx, captured))).toBe('InvalidProof');
+
+    expect(await h.table.store.get(d.serial)).toEqual(before);
+    expect(await statusOf(grant.certificateId)).toBe('ACTIVE');
+    await confirm(h, d, grant, second);
+    await rotationInvariantsHold(h, d.serial);
+  });
+
   it('answers InvalidProof for every failure to prove, and changes nothing', async () => {
     const d = await device();
     const pending = await enrolledRotatingDevice(h, `ROT-P-${counter}`);

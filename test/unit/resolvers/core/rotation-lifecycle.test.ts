@@ -59,6 +59,7 @@ const STATES: Record<string, DeviceRecord> = {
   },
   'ACTIVE, retiring': { ...active, retiring: [retiringEntry] },
   'ACTIVE, pinned to another key': { ...active, publicKeyPin: 'f9' },
+  'ACTIVE, the key superseded': { ...active, supersededRenewalKeys: ['f2'] },
   PENDING: { ...active, status: 'PENDING', tokenHash: 'a'.repeat(64), tokenExpiresAt: LATER },
   REVOKED: { ...active, status: 'REVOKED', revokedAt: EARLIER },
 };
@@ -135,6 +136,9 @@ const EXPECTED: Record<string, Partial<Record<string, string>>> = {
     revoke: 'REVOKED; retiring new REPLACED (certificate old)',
   },
   'ACTIVE, pinned to another key': {
+    revoke: 'REVOKED (certificate old)',
+  },
+  'ACTIVE, the key superseded': {
     revoke: 'REVOKED (certificate old)',
   },
   PENDING: {

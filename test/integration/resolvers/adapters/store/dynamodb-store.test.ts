@@ -71,6 +71,7 @@ function rotatingDevice(serialNumber: string, confirmBy = '2025-01-09T00:00:00.0
       issuedAt: '2025-01-02T00:00:00.000Z',
       confirmBy,
     },
+    supersededRenewalKeys: ['f'.repeat(64)],
     version: 9,
   });
 }
