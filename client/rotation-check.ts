@@ -79,11 +79,12 @@ function inspectOffline(candidate: DeviceCredentials, options: OfflineCheckOptio
   if (Date.parse(certificate.validFrom) > now || Date.parse(certificate.validTo) < now) {
     refuse(`it is valid from ${certificate.validFrom} to ${certificate.validTo} only`);
   }
-  const described = 'the certificate is for the new key, names the device and is valid now';
-  if (options.issuerPem === undefined) return `${described} (chain not checked: no CA given)`;
+  if (options.issuerPem === undefined) {
+    return 'the certificate is for the new key, names the device and is valid now (chain not checked: no CA given)';
+  }
   const issuer = new X509Certificate(options.issuerPem);
   if (!certificate.checkIssued(issuer) || !certificate.verify(issuer.publicKey)) {
     refuse(`it is not signed by ${issuer.subject.replaceAll('\n', ', ')}`);
   }
-  return `${described}, and chains to ${issuer.subject.replaceAll('\n', ', ')}`;
+  return `the certificate is for the new key, names the device, is valid now and chains to ${issuer.subject.replaceAll('\n', ', ')}`;
 }
