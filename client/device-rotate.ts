@@ -300,8 +300,8 @@ function renewalRefused(rotation: Rotation, enrolled: EnrolledDevice, error: unk
       'InvalidProof',
       `The server refused the renewal: ${rotation.device.certificate} (certificate ${certificateId}) is not the ` +
         `current certificate of an active device ${serialNumber} there. The device was revoked or reset, or its ` +
-        'certificate was changed from elsewhere (another copy of this directory rotated it). Nothing was changed; ' +
-        `an administrator can see which with \`cvm admin show ${serialNumber}\`.`,
+        'certificate was changed from elsewhere (another copy of this directory rotated it). The device files are ' +
+        `unchanged; an administrator can see which with \`cvm admin show ${serialNumber}\`.`,
       { cause: error },
     );
   }
