@@ -27,7 +27,13 @@ import { Pkcs10CertificateRequest } from '@peculiar/x509';
 import { confirmCertificate, renewCertificate } from './device-api.ts';
 import { createDeviceCsr } from './device-csr.ts';
 import { enrollmentFiles, type DeviceMetadata, type EnrollmentFiles } from './device-enroll.ts';
-import { generatePrivateKeyPem, keyTypeLabel, loadOrCreateDeviceKey, type KeyType } from './device-key.ts';
+import {
+  generatePrivateKeyPem,
+  keyTypeLabel,
+  loadOrCreateDeviceKey,
+  type DeviceKey,
+  type KeyType,
+} from './device-key.ts';
 import type { DeviceCredentials } from './device-mqtt.ts';
 import { GraphqlError, RotationError, isRetryable } from './errors.ts';
 import { durableFiles, type DurableFiles } from './files.ts';
@@ -157,7 +163,7 @@ export async function rotateDevice(options: RotateOptions): Promise<RotateResult
       pending = undefined;
     }
   }
-  if (pending === undefined) pending = await renew(rotation, enrolled, nextKey.pem);
+  if (pending === undefined) pending = await renew(rotation, enrolled, nextKey);
 
   for (let renewals = 0; ; renewals += 1) {
     const checked = await rotation.options.check(await candidate(next, pending, nextKey.pem));
@@ -170,7 +176,7 @@ export async function rotateDevice(options: RotateOptions): Promise<RotateResult
           'fails the same way, ask an administrator to look at the device (`cvm admin show`).',
       );
     }
-    pending = await renew(rotation, enrolled, nextKey.pem);
+    pending = await renew(rotation, enrolled, nextKey);
   }
 }
 
@@ -195,7 +201,13 @@ async function readEnrolledDevice(device: EnrollmentFiles): Promise<EnrolledDevi
 }
 
 /** The new key: the one an earlier run left (never a second one while it waits), or a new one, on disk first. */
-async function newKey(rotation: Rotation, leftKey: string | undefined): Promise<{ pem: string; type: KeyType }> {
+interface NewKey {
+  readonly pem: string;
+  readonly type: KeyType;
+  readonly key: DeviceKey;
+}
+
+async function newKey(rotation: Rotation, leftKey: string | undefined): Promise<NewKey> {
   const { next, options } = rotation;
   const requested = options.keyType ?? DEFAULT_KEY_TYPE;
   let made = false;
@@ -221,10 +233,10 @@ async function newKey(rotation: Rotation, leftKey: string | undefined): Promise<
     );
   }
   for (const warning of key.warnings) rotation.progress(`Warning: ${warning}`);
-  return { pem: await readFile(next.key, 'utf8'), type: key.type };
+  return { pem: await readFile(next.key, 'utf8'), type: key.type, key };
 }
 
-async function loadKey(file: string, keyType: KeyType): Promise<Awaited<ReturnType<typeof loadOrCreateDeviceKey>>> {
+async function loadKey(file: string, keyType: KeyType): Promise<DeviceKey> {
   try {
     return await loadOrCreateDeviceKey(file, keyType);
   } catch (error) {
@@ -253,11 +265,10 @@ async function readPending(next: RotationFiles, keyPem: string): Promise<Pending
 }
 
 /** renewCertificate for the new key, proved with the current key; the answer is on disk before this returns. */
-async function renew(rotation: Rotation, enrolled: EnrolledDevice, nextKeyPem: string): Promise<PendingCertificate> {
+async function renew(rotation: Rotation, enrolled: EnrolledDevice, nextKey: NewKey): Promise<PendingCertificate> {
   const { next, options, files } = rotation;
   const { serialNumber, certificateId } = enrolled.metadata;
-  const key = await loadKey(next.key, options.keyType ?? DEFAULT_KEY_TYPE);
-  const csr = await createDeviceCsr(serialNumber, key);
+  const csr = await createDeviceCsr(serialNumber, nextKey.key);
   await files.replace(next.csr, csr, 0o644);
   const signature = proof(enrolled.keyPem, new Uint8Array(new Pkcs10CertificateRequest(csr).rawData));
 
@@ -272,7 +283,7 @@ async function renew(rotation: Rotation, enrolled: EnrolledDevice, nextKeyPem: s
   if (grant.confirmBy === null) {
     throw new RotationError('InvalidCertificate', 'The server answered the renewal without a deadline (confirmBy).');
   }
-  requireCertifiesKey(grant, nextKeyPem);
+  requireCertifiesKey(grant, nextKey.pem);
 
   const pending: PendingCertificate = {
     serialNumber: grant.serialNumber,
