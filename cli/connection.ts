@@ -111,7 +111,8 @@ export function dataDir(flags: { readonly dataDir?: string }, env: CliEnv): stri
   return flags.dataDir ?? env.CVM_DATA_DIR ?? DEFAULT_DATA_DIR;
 }
 
-function usesLocalStack(flags: ConnectionFlags, env: CliEnv): boolean {
+/** --local or --data-dir; else --endpoint or CVM_ENDPOINT; neither is a usage error. */
+export function usesLocalStack(flags: ConnectionFlags, env: CliEnv): boolean {
   if (flags.local === true || flags.dataDir !== undefined) return true;
   if (flags.endpoint !== undefined || env.CVM_ENDPOINT !== undefined) return false;
   throw new UsageError('Say which API to use: --local for the local stack, or --endpoint URL.');

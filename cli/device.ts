@@ -1,9 +1,10 @@
-/** `cvm device enroll`: what runs on a device (or for one, in a factory) to get its certificate. */
+/** `cvm device …`: what runs on a device (or for one, in a factory): enroll, connect, rotate. */
 import { Option, type Command } from 'commander';
 import { enrollDevice } from '../client/device-enroll.ts';
 import { KEY_TYPES, type KeyType } from '../client/device-key.ts';
 import type { CliContext } from './context.ts';
 import { addDeviceConnectCommand } from './device-connect.ts';
+import { addDeviceRotateCommand } from './device-rotate.ts';
 import { addDeviceConnectionOptions, deviceClient, type ConnectionFlags } from './connection.ts';
 import { UsageError } from './errors.ts';
 import { formatFields, printJson } from './output.ts';
@@ -59,4 +60,5 @@ export function addDeviceCommands(program: Command, context: CliContext): void {
   });
 
   addDeviceConnectCommand(device, context);
+  addDeviceRotateCommand(device, context);
 }

@@ -3,6 +3,7 @@
  * AWSJSON travels as a JSON string: inputs are stringified here and outputs parsed, so callers see objects.
  */
 import type { GraphqlClient } from './graphql-client.ts';
+import { DEVICE_FIELDS, fromWireDevice, parseAwsJsonObject, type WireDevice } from './wire.ts';
 import type {
   Connection,
   Device,
@@ -18,9 +19,6 @@ export const MAX_REGISTER_BATCH = 100;
 /** The largest page `devices` and `deviceEvents` serve. */
 export const MAX_PAGE_SIZE = 100;
 
-const DEVICE_FIELDS = `
-  serialNumber thingName status locked attributes publicKeyPin certificateId certificateArn
-  pendingCertificateId confirmBy registeredAt tokenExpiresAt issuedAt revokedAt revocationReason updatedAt`;
 const REGISTRATION_FIELDS = `registrationToken tokenExpiresAt device { ${DEVICE_FIELDS} }`;
 const EVENT_FIELDS = 'serialNumber type at actor details';
 
@@ -33,8 +31,10 @@ const REGISTER_DEVICES = `mutation RegisterDevices($input: [RegisterDeviceInput!
 const GET_DEVICE = `query Device($serialNumber: String!) {
   device(serialNumber: $serialNumber) { ${DEVICE_FIELDS} }
 }`;
-const LIST_DEVICES = `query Devices($status: DeviceStatus, $limit: Int, $nextToken: String) {
-  devices(status: $status, limit: $limit, nextToken: $nextToken) { items { ${DEVICE_FIELDS} } nextToken }
+const LIST_DEVICES = `query Devices($status: DeviceStatus, $rotationPending: Boolean, $limit: Int, $nextToken: String) {
+  devices(status: $status, rotationPending: $rotationPending, limit: $limit, nextToken: $nextToken) {
+    items { ${DEVICE_FIELDS} } nextToken
+  }
 }`;
 const DEVICE_EVENTS = `query DeviceEvents($serialNumber: String!, $limit: Int, $nextToken: String) {
   deviceEvents(serialNumber: $serialNumber, limit: $limit, nextToken: $nextToken) { items { ${EVENT_FIELDS} } nextToken }
@@ -46,6 +46,9 @@ const RESET_DEVICE = `mutation ResetDevice($serialNumber: String!, $tokenTtlSeco
   resetDevice(serialNumber: $serialNumber, tokenTtlSeconds: $tokenTtlSeconds, publicKey: $publicKey) { ${REGISTRATION_FIELDS} }
 }`;
 
+const PIN_PUBLIC_KEY = `mutation PinPublicKey($serialNumber: String!, $publicKey: String) {
+  pinPublicKey(serialNumber: $serialNumber, publicKey: $publicKey) { ${DEVICE_FIELDS} }
+}`;
 const RECONCILE = `mutation Reconcile($input: ReconcileInput) {
   reconcile(input: $input) { scanned orphans { certificateId serialNumber status action } repaired rotationsSettled }
 }`;
@@ -58,6 +61,14 @@ export interface PageOptions {
 
 export interface ListDevicesOptions extends PageOptions {
   readonly status?: DeviceStatus;
+  /** Only devices with a certificate rotation awaiting confirmation, soonest deadline first (not with status). */
+  readonly rotationPending?: boolean;
+}
+
+export interface AllDevicesOptions {
+  readonly status?: DeviceStatus;
+  readonly rotationPending?: boolean;
+  readonly pageSize?: number;
 }
 
 export interface ResetDeviceOptions {
@@ -72,12 +83,13 @@ export interface AdminApi {
   registerDevices(inputs: readonly RegisterDeviceInput[]): Promise<DeviceRegistration[]>;
   getDevice(serialNumber: string): Promise<Device | null>;
   listDevices(options?: ListDevicesOptions): Promise<Connection<Device>>;
-  allDevices(options?: { status?: DeviceStatus; pageSize?: number }): AsyncGenerator<Device>;
+  allDevices(options?: AllDevicesOptions): AsyncGenerator<Device>;
   deviceEvents(serialNumber: string, options?: PageOptions): Promise<Connection<DeviceEvent>>;
   allDeviceEvents(serialNumber: string, options?: { pageSize?: number }): AsyncGenerator<DeviceEvent>;
   revokeCertificate(serialNumber: string, reason?: string): Promise<Device>;
   resetDevice(serialNumber: string, options?: ResetDeviceOptions): Promise<DeviceRegistration>;
   reconcile(options?: { dryRun?: boolean }): Promise<ReconcileReport>;
+  pinPublicKey(serialNumber: string, publicKey: string | null): Promise<Device>;
 }
 
 export function createAdminApi(client: GraphqlClient): AdminApi {
@@ -92,6 +104,7 @@ export function createAdminApi(client: GraphqlClient): AdminApi {
     revokeCertificate: (serialNumber, reason) => revokeCertificate(client, serialNumber, reason),
     resetDevice: (serialNumber, options) => resetDevice(client, serialNumber, options),
     reconcile: (options) => reconcile(client, options),
+    pinPublicKey: (serialNumber, publicKey) => pinPublicKey(client, serialNumber, publicKey),
   };
 }
 
@@ -141,6 +154,7 @@ export async function listDevices(
 ): Promise<Connection<Device>> {
   const data = await client.request<{ devices: Connection<WireDevice> }>(LIST_DEVICES, {
     status: options.status,
+    rotationPending: options.rotationPending,
     limit: options.limit,
     nextToken: options.nextToken,
   });
@@ -148,15 +162,13 @@ export async function listDevices(
 }
 
 /** Every device (of one status), fetching pages as the caller iterates. */
-export async function* allDevices(
-  client: GraphqlClient,
-  options: { status?: DeviceStatus; pageSize?: number } = {},
-): AsyncGenerator<Device> {
+export async function* allDevices(client: GraphqlClient, options: AllDevicesOptions = {}): AsyncGenerator<Device> {
   let nextToken: string | undefined;
   do {
     const page = await listDevices(client, {
       limit: options.pageSize ?? MAX_PAGE_SIZE,
       ...(options.status === undefined ? {} : { status: options.status }),
+      ...(options.rotationPending === undefined ? {} : { rotationPending: options.rotationPending }),
       ...(nextToken === undefined ? {} : { nextToken }),
     });
     yield* page.items;
@@ -215,7 +227,19 @@ export async function resetDevice(
   return fromWireRegistration(data.resetDevice);
 }
 
-type WireDevice = Omit<Device, 'attributes'> & { readonly attributes?: unknown };
+/**
+ * Pin the key of the device's next certificate (its enrollment, or its next renewal) to a PEM public key, or remove
+ * the pin with null. The certificate the device has now is not touched.
+ */
+export async function pinPublicKey(
+  client: GraphqlClient,
+  serialNumber: string,
+  publicKey: string | null,
+): Promise<Device> {
+  const data = await client.request<{ pinPublicKey: WireDevice }>(PIN_PUBLIC_KEY, { serialNumber, publicKey });
+  return fromWireDevice(data.pinPublicKey);
+}
+
 type WireRegistration = Omit<DeviceRegistration, 'device'> & { readonly device: WireDevice };
 type WireEvent = Omit<DeviceEvent, 'details'> & { readonly details?: unknown };
 
@@ -233,20 +257,6 @@ function fromWireRegistration(registration: WireRegistration): DeviceRegistratio
   return { ...registration, device: fromWireDevice(registration.device) };
 }
 
-function fromWireDevice(device: WireDevice): Device {
-  return { ...device, attributes: parseAwsJsonObject(device.attributes, 'attributes') as Device['attributes'] };
-}
-
 function fromWireEvent(event: WireEvent): DeviceEvent {
   return { ...event, details: parseAwsJsonObject(event.details, 'details') };
-}
-
-/** AWSJSON arrives as a JSON string; accept an already-parsed object too, in case a server inlines it. */
-function parseAwsJsonObject(value: unknown, field: string): Readonly<Record<string, unknown>> | null {
-  if (value === null || value === undefined) return null;
-  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new TypeError(`The server sent a "${field}" value that is not a JSON object.`);
-  }
-  return parsed as Record<string, unknown>;
 }

@@ -82,11 +82,10 @@ export async function loadOrCreateDeviceKey(
   if (existing !== undefined) return importDeviceKey(file, existing, crypto);
 
   const generated = await generateKeyPair(keyType, crypto);
-  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', generated.privateKey));
-  const pem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' });
+  const pem = await privateKeyPem(generated, crypto);
   try {
     // `wx`: never clobber a key another run wrote meanwhile; that run's key is then the one to use.
-    await createFileDurably(file, pem.toString(), 0o600);
+    await createFileDurably(file, pem, 0o600);
   } catch (error) {
     if (errorCode(error) === 'EEXIST') return importDeviceKey(file, await readFile(file, 'utf8'), crypto);
     throw error;
@@ -101,6 +100,21 @@ export async function generateDeviceKey(
 ): Promise<DeviceKey> {
   const generated = await generateKeyPair(keyType, crypto);
   return { ...(await describeKeyPair(keyType, generated, crypto)), reused: false, warnings: [] };
+}
+
+/** A new `keyType` private key as PKCS#8 PEM, for a caller that stores it itself (a rotation's next key). */
+export async function generatePrivateKeyPem(
+  keyType: KeyType,
+  crypto: webcrypto.Crypto = globalThis.crypto,
+): Promise<string> {
+  return privateKeyPem(await generateKeyPair(keyType, crypto), crypto);
+}
+
+async function privateKeyPem(keys: CryptoKeyPair, crypto: webcrypto.Crypto): Promise<string> {
+  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })
+    .export({ type: 'pkcs8', format: 'pem' })
+    .toString();
 }
 
 function generateKeyPair(keyType: KeyType, crypto: webcrypto.Crypto): Promise<CryptoKeyPair> {

@@ -87,7 +87,28 @@ export class EnrollmentError extends Error {
   }
 }
 
-export type CvmClientError = GraphqlError | HttpError | NetworkError | EnrollmentError;
+/** `rotateDevice` stopped: what it found on disk, what the server answered, or the new certificate's check. */
+export class RotationError extends Error {
+  override readonly name = 'RotationError';
+  readonly retryable = false;
+
+  constructor(
+    readonly errorType:
+      | 'NotEnrolled'
+      | 'InvalidProof'
+      | 'KeyMismatch'
+      | 'CheckFailed'
+      | 'InvalidCertificate'
+      | 'CertificateKeyMismatch'
+      | 'UnsupportedKey',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export type CvmClientError = GraphqlError | HttpError | NetworkError | EnrollmentError | RotationError;
 
 export function isRetryable(error: unknown): boolean {
   return (

@@ -1,4 +1,4 @@
-/** Writing enrollment output so that a crash or a concurrent reader never sees half a file. */
+/** Writing a device's files so that a crash or a concurrent reader never sees half a file. */
 import { randomBytes } from 'node:crypto';
 import { link, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -35,10 +35,56 @@ export async function createFileDurably(file: string, content: string, mode: num
   } finally {
     await rm(temporary, { force: true });
   }
-  const directory = await open(path.dirname(file), 'r');
+  await syncDirectory(path.dirname(file));
+}
+
+/** Write `file` whole, replacing it, durably: a power cut leaves the old content or the new, never a mix or nothing. */
+export async function replaceFileDurably(file: string, content: string, mode: number): Promise<void> {
+  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await directory.sync();
+    const handle = await open(temporary, 'wx', mode);
+    try {
+      await handle.writeFile(content, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  await syncDirectory(path.dirname(file));
+}
+
+/** Remove `file` (nothing to do when it is absent), and have the removal on disk before this returns. */
+export async function removeFileDurably(file: string): Promise<void> {
+  await rm(file, { force: true });
+  await syncDirectory(path.dirname(file));
+}
+
+/**
+ * The file changes a certificate rotation makes, each atomic and on disk before it returns. Injected (with
+ * `durableFiles` as the default) so that a test can cut the power between any two of them.
+ */
+export interface DurableFiles {
+  /** Create `file` only if it does not exist; EEXIST otherwise. */
+  create(file: string, content: string, mode: number): Promise<void>;
+  replace(file: string, content: string, mode: number): Promise<void>;
+  remove(file: string): Promise<void>;
+}
+
+export const durableFiles: DurableFiles = {
+  create: createFileDurably,
+  replace: replaceFileDurably,
+  remove: removeFileDurably,
+};
+
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
   } finally {
-    await directory.close();
+    await handle.close();
   }
 }

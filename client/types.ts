@@ -2,6 +2,7 @@
 export { DEVICE_EVENT_TYPES, DEVICE_STATUSES } from '../contract/api-types.ts';
 export type {
   CertificateGrant,
+  ConfirmCertificateInput,
   Connection,
   Device,
   DeviceEvent,
@@ -12,5 +13,6 @@ export type {
   ReconcileInput,
   ReconcileReport,
   RegisterDeviceInput,
+  RenewCertificateInput,
   RequestCertificateInput,
 } from '../contract/api-types.ts';

@@ -1,10 +1,11 @@
-/** `cvm admin …`: register, import, list, show, revoke, reset and reconcile devices, with IAM (or local admin) credentials. */
+/** `cvm admin …`: register, import, list, show, revoke, reset, pin and reconcile devices, with IAM (or local admin) credentials. */
 import type { Command } from 'commander';
 import { createAdminApi } from '../../client/admin-api.ts';
 import { adminClient } from '../connection.ts';
 import type { CliContext } from '../context.ts';
 import { addImportCommand } from './import.ts';
 import { addListCommand } from './list.ts';
+import { addPinCommand } from './pin.ts';
 import { addReconcileCommand } from './reconcile.ts';
 import { addRegisterCommand } from './register.ts';
 import { addResetCommand } from './reset.ts';
@@ -22,6 +23,7 @@ export function addAdminCommands(program: Command, context: CliContext): void {
     addShowCommand,
     addRevokeCommand,
     addResetCommand,
+    addPinCommand,
     addReconcileCommand,
   ]) {
     add(admin, context, connect);

@@ -51,6 +51,13 @@ function describeDevice(device: Device): string {
     ['Pinned key (SHA-256)', device.publicKeyPin],
     ['Certificate ID', device.certificateId],
     ['Certificate ARN', device.certificateArn],
+    [
+      'Pending certificate',
+      device.pendingCertificateId === null
+        ? null
+        : `${device.pendingCertificateId} (rotation under way: both certificates work until the device confirms)`,
+    ],
+    ['Confirm by', device.confirmBy === null ? null : `${device.confirmBy} (else the pending certificate is revoked)`],
     ['Registered', device.registeredAt],
     ['Token expires', device.tokenExpiresAt],
     ['Issued', device.issuedAt],

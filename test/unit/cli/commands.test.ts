@@ -13,6 +13,8 @@ import {
   type ScriptedAnswer,
   type TestGraphqlServer,
 } from '../client/support/https-graphql-server.ts';
+import { GraphqlError } from '../../../client/errors.ts';
+import { fakeRotationServer, type FakeRotationServer } from '../client/support/fake-rotation-server.ts';
 import { cvm } from './support/run-cli.ts';
 
 const API_KEY = 'local-device-api-key';
@@ -25,8 +27,11 @@ interface WireDevice {
   status: string;
   locked: boolean;
   attributes: string | null;
+  publicKeyPin: string | null;
   certificateId: string | null;
   certificateArn: string | null;
+  pendingCertificateId: string | null;
+  confirmBy: string | null;
   registeredAt: string;
   tokenExpiresAt: string | null;
   issuedAt: string | null;
@@ -86,6 +91,22 @@ function fakeCvmApi(ca: TestCa) {
     if (query.includes('device(')) {
       return { json: { data: { device: devices.get(String(variables.serialNumber)) ?? null } } };
     }
+    if (query.includes('pinPublicKey(')) {
+      const device = devices.get(String(variables.serialNumber));
+      if (device === undefined) return refuse('DeviceNotFound', 'No such device.');
+      const publicKeyPin = variables.publicKey === null ? null : 'a'.repeat(64);
+      devices.set(device.serialNumber, { ...device, publicKeyPin });
+      return { json: { data: { pinPublicKey: devices.get(device.serialNumber) } } };
+    }
+    if (query.includes('renewCertificate(') || query.includes('confirmCertificate(')) {
+      if (rotation === undefined) return refuse('GraphQLError', 'No rotation server in this test.');
+      try {
+        return { json: { data: await rotation.client.request(query, variables) } };
+      } catch (error) {
+        if (!(error instanceof GraphqlError)) throw error;
+        return refuse(error.errorType, error.message);
+      }
+    }
     if (query.includes('reconcile(')) {
       const dryRun = (variables.input as { dryRun: boolean }).dryRun;
       const orphans = [
@@ -100,7 +121,16 @@ function fakeCvmApi(ca: TestCa) {
     }
     return refuse('GraphQLError', 'Unexpected operation in this test.');
   };
-  return { devices, register, respond };
+  let rotation: FakeRotationServer | undefined;
+  return {
+    devices,
+    register,
+    respond,
+    /** Answer renewCertificate and confirmCertificate as `server` does. */
+    rotateWith: (server: FakeRotationServer) => {
+      rotation = server;
+    },
+  };
 }
 
 let server: TestGraphqlServer;
@@ -221,6 +251,118 @@ describe('cvm device enroll', () => {
   });
 });
 
+describe('cvm device rotate', () => {
+  /** A device enrolled with `cvm device enroll`, and a rotation server that holds its certificate. */
+  async function enrolledDevice(serial = 'SN-1') {
+    const out = path.join(workDir, 'device');
+    const enrolled = await cvm(['device', 'enroll', '--serial', serial, '--token', TOKEN, '--out', out, ...local()]);
+    expect(enrolled.code).toBe(0);
+    const metadata = JSON.parse(await readFile(path.join(out, 'device.json'), 'utf8')) as { certificateId: string };
+    const server = fakeRotationServer({
+      ca,
+      serialNumber: serial,
+      currentCertificatePem: await readFile(path.join(out, 'device.cert.pem'), 'utf8'),
+      currentCertificateId: metadata.certificateId,
+      now: () => new Date(),
+    });
+    api.rotateWith(server);
+    const deviceCa = path.join(workDir, 'device-ca.pem');
+    await writeFile(deviceCa, ca.certificatePem);
+    return { out, server, deviceCa, originalId: metadata.certificateId };
+  }
+
+  it('prints a line per step on stderr, and the new certificate on stdout', async () => {
+    const { out, server, deviceCa, originalId } = await enrolledDevice();
+
+    const run = await cvm([
+      'device',
+      'rotate',
+      '--dir',
+      out,
+      '--check',
+      'certificate',
+      '--device-ca',
+      deviceCa,
+      ...local(),
+    ]);
+
+    expect(run.code).toBe(0);
+    expect(run.stderr.split('\n')).toEqual([
+      expect.stringMatching(/^ok {2}new key {8}made a new EC P-256 key in .*\/next\.key\.pem$/),
+      expect.stringMatching(/^ok {2}renew {10}certificate [0-9a-f]{12}… issued, to be confirmed by \d{4}-\d\d-\d\dT/),
+      'ok  check          the certificate is for the new key, names the device, is valid now and chains to CN=cvm test CA',
+      expect.stringMatching(
+        /^ok {2}confirm {8}certificate [0-9a-f]{12}… is the device's now; [0-9a-f]{12}… is revoked$/,
+      ),
+      'ok  replace files  device.key.pem, device.cert.pem, ca.pem and device.json hold the new key and certificate',
+      '',
+    ]);
+    expect(run.stdout).toContain(`Certificate ID:        ${server.state.current.id}\n`);
+    expect(run.stdout).toContain(`Previous certificate:  ${originalId} (revoked)\n`);
+    expect(server.state.revoked).toEqual([originalId]);
+  });
+
+  it('prints the result as JSON with --json, with the key type asked for', async () => {
+    const { out, deviceCa } = await enrolledDevice();
+
+    const run = await cvm([
+      'device',
+      'rotate',
+      '--dir',
+      out,
+      '--key-type',
+      'ec-p384',
+      '--json',
+      '--check',
+      'certificate',
+      '--device-ca',
+      deviceCa,
+      ...local(),
+    ]);
+
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ serialNumber: 'SN-1', keyType: 'ec-p384' });
+  });
+
+  it('exits 1 with InvalidProof and what it means when the device is revoked; nothing is replaced', async () => {
+    const { out, server, deviceCa } = await enrolledDevice();
+    server.state.status = 'REVOKED';
+    const before = await readFile(path.join(out, 'device.cert.pem'), 'utf8');
+
+    const run = await cvm([
+      'device',
+      'rotate',
+      '--dir',
+      out,
+      '--check',
+      'certificate',
+      '--device-ca',
+      deviceCa,
+      ...local(),
+    ]);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /\ncvm: InvalidProof: The server refused the renewal: .* The device was revoked or reset/,
+    );
+    expect(await readFile(path.join(out, 'device.cert.pem'), 'utf8')).toBe(before);
+  });
+
+  it('exits 1 with NotEnrolled for a directory enroll did not write', async () => {
+    const run = await cvm(['device', 'rotate', '--dir', path.join(workDir, 'empty'), ...local()]);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('cvm: NotEnrolled: No enrolled device in ');
+  });
+
+  it('is a usage error without --local or --endpoint', async () => {
+    const run = await cvm(['device', 'rotate', '--dir', workDir]);
+
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--local');
+  });
+});
+
 describe('cvm admin', () => {
   it('register signs with the local admin credentials and prints the token and its expiry', async () => {
     const run = await cvm(['admin', 'register', 'SN-1', '--attributes', '{"model":"X1"}', ...local()]);
@@ -263,6 +405,73 @@ describe('cvm admin', () => {
       device: { serialNumber: 'SN-1', status: 'PENDING' },
       events: [{ type: 'REGISTERED', details: { thingName: 'x' } }],
     });
+  });
+
+  it('list --rotation-pending asks for rotating devices and shows their pending certificate and deadline', async () => {
+    api.register({ serialNumber: 'SN-1' });
+    const device = api.devices.get('SN-1');
+    if (device === undefined) throw new Error('not registered');
+    api.devices.set('SN-1', {
+      ...device,
+      status: 'ACTIVE',
+      certificateId: 'a'.repeat(64),
+      pendingCertificateId: 'b'.repeat(64),
+      confirmBy: '2026-12-09T12:00:00.000Z',
+    });
+
+    const run = await cvm(['admin', 'list', '--rotation-pending', ...local()]);
+
+    expect(run.code).toBe(0);
+    expect(graphqlBody(server.requests[0]!).variables).toMatchObject({ rotationPending: true });
+    expect(run.stdout.split('\n')).toEqual([
+      'SERIAL  THING  CERTIFICATE   PENDING CERTIFICATE  CONFIRM BY',
+      'SN-1    SN-1   aaaaaaaaaaaa  bbbbbbbbbbbb         2026-12-09T12:00:00.000Z',
+      '',
+    ]);
+  });
+
+  it('list refuses --status with --rotation-pending (exit 2)', async () => {
+    const run = await cvm(['admin', 'list', '--status', 'ACTIVE', '--rotation-pending', ...local()]);
+
+    expect(run.code).toBe(2);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('show prints the pending certificate and its deadline during a rotation', async () => {
+    api.register({ serialNumber: 'SN-1' });
+    const device = api.devices.get('SN-1');
+    if (device === undefined) throw new Error('not registered');
+    api.devices.set('SN-1', { ...device, pendingCertificateId: 'b'.repeat(64), confirmBy: '2026-12-09T12:00:00.000Z' });
+
+    const run = await cvm(['admin', 'show', 'SN-1', ...local()]);
+
+    expect(run.stdout).toContain(
+      `Pending certificate:  ${'b'.repeat(64)} (rotation under way: both certificates work until the device confirms)\n`,
+    );
+    expect(run.stdout).toContain(
+      'Confirm by:           2026-12-09T12:00:00.000Z (else the pending certificate is revoked)\n',
+    );
+  });
+
+  it('pin sends the PEM key of --public-key, or null with --clear, and needs one of them', async () => {
+    api.register({ serialNumber: 'SN-1' });
+    const keyFile = path.join(workDir, 'key.pub.pem');
+    const pem = '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n';
+    await writeFile(keyFile, pem);
+
+    const pinned = await cvm(['admin', 'pin', 'SN-1', '--public-key', keyFile, ...local()]);
+    const cleared = await cvm(['admin', 'pin', 'SN-1', '--clear', ...local()]);
+    const neither = await cvm(['admin', 'pin', 'SN-1', ...local()]);
+    const both = await cvm(['admin', 'pin', 'SN-1', '--clear', '--public-key', keyFile, ...local()]);
+
+    expect([pinned.code, cleared.code, neither.code, both.code]).toEqual([0, 0, 2, 2]);
+    expect(server.requests.map((request) => graphqlBody(request).variables)).toEqual([
+      { serialNumber: 'SN-1', publicKey: pem },
+      { serialNumber: 'SN-1', publicKey: null },
+    ]);
+    expect(pinned.stdout).toContain(`Pinned SN-1's next certificate to the key with SHA-256 ${'a'.repeat(64)}.`);
+    expect(cleared.stdout).toBe('No key is pinned for SN-1: its next certificate may be for any accepted key.\n');
+    expect(neither.stderr).toContain('--public-key FILE');
   });
 
   it('reconcile prints the report as JSON, or a summary and a table; --dry-run asks only to look', async () => {

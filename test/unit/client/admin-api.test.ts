@@ -103,6 +103,47 @@ describe('createAdminApi', () => {
     ]);
   });
 
+  it('allDevices asks for the devices with a rotation pending, every page', async () => {
+    const rotating = { status: 'ACTIVE', pendingCertificateId: 'b'.repeat(64), confirmBy: '2026-12-09T12:00:00.000Z' };
+    const { client, calls } = recordingClient([
+      { devices: { items: [wireDevice('SN-1', rotating)], nextToken: 'page-2' } },
+      { devices: { items: [wireDevice('SN-2', rotating)], nextToken: null } },
+    ]);
+
+    const devices = [];
+    for await (const device of createAdminApi(client).allDevices({ rotationPending: true })) devices.push(device);
+
+    expect(devices.map((device) => [device.serialNumber, device.confirmBy])).toEqual([
+      ['SN-1', '2026-12-09T12:00:00.000Z'],
+      ['SN-2', '2026-12-09T12:00:00.000Z'],
+    ]);
+    expect(calls[0]?.query).toContain('rotationPending: $rotationPending');
+    expect(calls.map((call) => call.variables)).toStrictEqual([
+      { status: undefined, rotationPending: true, limit: 100, nextToken: undefined },
+      { status: undefined, rotationPending: true, limit: 100, nextToken: 'page-2' },
+    ]);
+  });
+
+  it('pinPublicKey sends the PEM key, or null to remove the pin', async () => {
+    const { client, calls } = recordingClient([
+      { pinPublicKey: wireDevice('SN-1', { publicKeyPin: 'c'.repeat(64) }) },
+      { pinPublicKey: wireDevice('SN-1') },
+    ]);
+    const api = createAdminApi(client);
+    const pem = '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n';
+
+    const pinned = await api.pinPublicKey('SN-1', pem);
+    const cleared = await api.pinPublicKey('SN-1', null);
+
+    expect([pinned.publicKeyPin, cleared.publicKeyPin]).toEqual(['c'.repeat(64), null]);
+    expect(calls[0]?.query).toContain('pinPublicKey(serialNumber: $serialNumber, publicKey: $publicKey)');
+    // null, not absent: the server tells "remove the pin" from a forgotten argument only by an explicit null.
+    expect(calls.map((call) => call.variables)).toStrictEqual([
+      { serialNumber: 'SN-1', publicKey: pem },
+      { serialNumber: 'SN-1', publicKey: null },
+    ]);
+  });
+
   it('deviceEvents parses event details from AWSJSON', async () => {
     const { client } = recordingClient([
       {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { buildSchema, isObjectType, parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { createAdminApi } from '../../../client/admin-api.ts';
-import { requestCertificate } from '../../../client/device-api.ts';
+import { confirmCertificate, renewCertificate, requestCertificate } from '../../../client/device-api.ts';
 import type { GraphqlClient, GraphqlVariables } from '../../../client/graphql-client.ts';
 
 // Just enough of AppSync's built-ins for graphql-js to read schema.graphql.
@@ -39,6 +39,10 @@ describe('the client library operations', () => {
       () => api.deviceEvents('SN'),
       () => api.revokeCertificate('SN', 'reason'),
       () => api.resetDevice('SN', { tokenTtlSeconds: 60 }),
+      () => api.listDevices({ rotationPending: true, limit: 10 }),
+      () => api.pinPublicKey('SN', null),
+      () => renewCertificate(client, { serialNumber: 'SN', certificateId: 'c', csr: 'c', signature: 's' }),
+      () => confirmCertificate(client, { serialNumber: 'SN', certificateId: 'c', signature: 's' }),
     ];
     for (const call of calls) await call().catch(() => undefined);
 
@@ -48,15 +52,44 @@ describe('the client library operations', () => {
     }
   });
 
-  it('select every field of CertificateGrant', async () => {
+  it.each([
+    {
+      operation: 'requestCertificate',
+      type: 'CertificateGrant',
+      call: (client: GraphqlClient) =>
+        requestCertificate(client, { serialNumber: 'SN', registrationToken: 't', csr: 'c' }),
+    },
+    {
+      operation: 'renewCertificate',
+      type: 'CertificateGrant',
+      call: (client: GraphqlClient) =>
+        renewCertificate(client, { serialNumber: 'SN', certificateId: 'c', csr: 'c', signature: 's' }),
+    },
+    {
+      operation: 'confirmCertificate',
+      type: 'Device',
+      call: (client: GraphqlClient) =>
+        confirmCertificate(client, { serialNumber: 'SN', certificateId: 'c', signature: 's' }),
+    },
+    {
+      operation: 'pinPublicKey',
+      type: 'Device',
+      call: (client: GraphqlClient) => createAdminApi(client).pinPublicKey('SN', null),
+    },
+    {
+      operation: 'devices',
+      type: 'Device',
+      call: (client: GraphqlClient) => createAdminApi(client).listDevices({ rotationPending: true }),
+    },
+  ])('$operation selects every field of $type', async ({ type, call }) => {
     const schema = buildSchema(APPSYNC_BUILT_INS + (await readFile('schema.graphql', 'utf8')));
     const { client, operations } = capturingClient();
-    await requestCertificate(client, { serialNumber: 'SN', registrationToken: 't', csr: 'c' }).catch(() => undefined);
+    await call(client).catch(() => undefined);
 
-    const grantType = schema.getType('CertificateGrant');
-    if (!isObjectType(grantType)) throw new Error('schema.graphql has no CertificateGrant type');
-    const grantFields = Object.keys(grantType.getFields());
-    expect(grantFields.length).toBeGreaterThan(0);
-    for (const field of grantFields) expect(operations[0]?.query).toMatch(new RegExp(`\\b${field}\\b`));
+    const objectType = schema.getType(type);
+    if (!isObjectType(objectType)) throw new Error(`schema.graphql has no ${type} type`);
+    const fields = Object.keys(objectType.getFields());
+    expect(fields.length).toBeGreaterThan(0);
+    for (const field of fields) expect(operations[0]?.query).toMatch(new RegExp(`\\b${field}\\b`));
   });
 });
