@@ -430,7 +430,7 @@ export function settleAbandonedRenewal(record: DeviceRecord, now: Date): Transit
   const refused = requireStatus(record, 'ACTIVE');
   if (refused) return refused;
   if (!renewalAbandoned(record, now)) return new Refusal('no abandoned rotation');
-  const retiring = retiringWith(record, now, record.rotation, 'ABANDONED');
+  const retiring = retiringWith(record, now, record.rotation, 'ABANDONED', record.certificateId);
   return next(record, now, retiring === undefined ? {} : { retiring }, ['rotation']);
 }
 
@@ -446,7 +446,7 @@ export function replacePendingRenewal(record: DeviceRecord, now: Date): Transiti
   if (refused) return refused;
   const rotation = record.rotation;
   if (!awaitingConfirmation(rotation)) return new Refusal('no rotation is pending confirmation');
-  const retiring = retiringWith(record, now, rotation, 'REPLACED');
+  const retiring = retiringWith(record, now, rotation, 'REPLACED', record.certificateId);
   const superseded = [...(record.supersededRenewalKeys ?? []), rotation.publicKeyFingerprint].slice(
     -MAX_SUPERSEDED_RENEWAL_KEYS,
   );

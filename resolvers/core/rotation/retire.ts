@@ -8,7 +8,7 @@
 import { actorOf } from '../audit.ts';
 import { revokeCertificateInAuthority } from '../certificate-lifecycle.ts';
 import type { CoreContext } from '../context.ts';
-import type { DeviceRecord, RetiringCertificate } from '../device.ts';
+import type { DeviceRecord, RetirementReason, RetiringCertificate } from '../device.ts';
 import {
   confirmationOverdue,
   isRefusal,
@@ -75,6 +75,16 @@ export async function retireCertificates(
 }
 
 /**
+ * Why a new certificate was revoked while the current one stays, as ROTATION_ROLLED_BACK's `cause`: not confirmed
+ * by the deadline, replaced by a renewal for another key, or left by a renewal that died part-way.
+ */
+const ROLLBACK_CAUSES: Partial<Record<RetirementReason, string>> = {
+  ROLLED_BACK: 'deadline',
+  REPLACED: 'replaced',
+  ABANDONED: 'abandoned',
+};
+
+/**
  * ROTATED and ROTATION_ROLLED_BACK, each keyed once per certificate and stamped with the decision's time. Written
  * before the entry is dropped, and a failure fails the retirement: the entry stays, so the event is written by
  * the next attempt instead of being lost.
@@ -86,6 +96,7 @@ async function recordRetirement(
   caller: Caller,
 ): Promise<void> {
   const kept = entry.keptCertificateId;
+  const cause = ROLLBACK_CAUSES[entry.reason];
   if (entry.reason === 'ROTATED' && kept !== undefined) {
     ctx.telemetry.count('CertificateRotated');
     ctx.telemetry.log('info', 'Certificate rotated', { serialNumber, certificateId: kept });
@@ -99,11 +110,12 @@ async function recordRetirement(
       },
       `ROTATED#${kept}`,
     );
-  } else if (entry.reason === 'ROLLED_BACK') {
-    ctx.telemetry.count('RotationRolledBack');
-    ctx.telemetry.log('warn', 'Rotation rolled back: the new certificate was not confirmed in time', {
+  } else if (cause !== undefined) {
+    if (cause === 'deadline') ctx.telemetry.count('RotationRolledBack');
+    ctx.telemetry.log('warn', 'Rotation rolled back: its new certificate is revoked, the current one stays', {
       serialNumber,
       certificateId: entry.certificateId,
+      cause,
     });
     await ctx.store.appendEvent(
       {
@@ -111,7 +123,11 @@ async function recordRetirement(
         type: 'ROTATION_ROLLED_BACK',
         at: entry.since,
         actor: actorOf(caller),
-        details: { certificateId: entry.certificateId, ...(kept === undefined ? {} : { keptCertificateId: kept }) },
+        details: {
+          certificateId: entry.certificateId,
+          ...(kept === undefined ? {} : { keptCertificateId: kept }),
+          cause,
+        },
       },
       `ROTATION_ROLLED_BACK#${entry.certificateId}`,
     );

@@ -109,6 +109,10 @@ describe('renewCertificate', () => {
     const next = await makeCsr({ commonName: d.serial, keyType: 'rsa-2048' });
     const grant = await renew(h, d, next);
     expect(grant.certificateId).not.toBe(lost.certificateId);
+    const rolledBack = (await eventsOf(d.serial)).filter((event) => event.type === 'ROTATION_ROLLED_BACK');
+    expect(rolledBack.map((event) => event.details)).toEqual([
+      { certificateId: lost.certificateId, keptCertificateId: d.certificateId, cause: 'replaced' },
+    ]);
     expect(await h.localCa.registry.getCertificate(lost.certificateId)).toMatchObject({
       status: 'REVOKED',
       policies: [],
@@ -265,7 +269,7 @@ describe('rollback', () => {
     expect(record?.certificateId).toBe(d.certificateId);
     const rolledBack = (await eventsOf(d.serial)).filter((event) => event.type === 'ROTATION_ROLLED_BACK');
     expect(rolledBack.map((event) => event.details)).toEqual([
-      { certificateId: grant.certificateId, keptCertificateId: d.certificateId },
+      { certificateId: grant.certificateId, keptCertificateId: d.certificateId, cause: 'deadline' },
     ]);
     await rotationInvariantsHold(h, d.serial);
     // Too late to confirm; the device can renew again.
