@@ -7,6 +7,11 @@
  * leaves a torn record (records are not flushed one by one: see applyChange). Changes to one record are
  * serialized within the process (a promise chain per record); the local stack runs one process per data
  * directory, so nothing coordinates across processes.
+ *
+ * The records read or written lately are also kept in memory (RecordCache): an enrollment reads and writes the
+ * same two records six times, and reading them back from disk was half of the registry's cost. The files stay the
+ * truth: a record enters the cache only from its own chain, after its file was read or written, so the cache never
+ * holds what the disk does not.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
@@ -58,26 +63,32 @@ const THINGS_DIRECTORY = 'things';
 const CERTIFICATE_ID_PATTERN = /^[0-9a-f]{64}$/;
 /** Records the list methods read at once: enough to overlap I/O, few enough to stay far below the open-files limit. */
 const LIST_READ_BATCH = 64;
+/** Records kept in memory: far more than the enrollments in flight at once, a few MB at most. */
+const CACHED_RECORDS = 4096;
 
 export class CertificateRegistry {
   private readonly pending = new Map<string, Promise<void>>();
   private readonly certificateListeners = new Set<CertificateChangeListener>();
+  private readonly cache = new RecordCache(CACHED_RECORDS);
 
   private constructor(private readonly directory: string) {}
 
+  /** Opens (creating) the registry in `directory`, removing the temporary files a killed process left there. */
   static async open(directory: string): Promise<CertificateRegistry> {
-    await mkdir(join(directory, CERTIFICATES_DIRECTORY), { recursive: true, mode: 0o700 });
-    await mkdir(join(directory, THINGS_DIRECTORY), { recursive: true, mode: 0o700 });
+    for (const subdirectory of [CERTIFICATES_DIRECTORY, THINGS_DIRECTORY]) {
+      await mkdir(join(directory, subdirectory), { recursive: true, mode: 0o700 });
+      await removeTemporaryFiles(join(directory, subdirectory));
+    }
     return new CertificateRegistry(directory);
   }
 
   async getCertificate(id: string): Promise<CertificateRecord | undefined> {
     const file = this.certificateFile(id);
-    return file === undefined ? undefined : readRecord<CertificateRecord>(file);
+    return file === undefined ? undefined : this.read<CertificateRecord>(file);
   }
 
   async getThing(name: string): Promise<ThingRecord | undefined> {
-    return readRecord<ThingRecord>(this.thingFile(name));
+    return this.read<ThingRecord>(this.thingFile(name));
   }
 
   /** Every certificate, oldest first. */
@@ -118,7 +129,7 @@ export class CertificateRegistry {
     }
     return this.serialized(file, async () => {
       let changed = false;
-      const stored = await applyChange(file, (current: CertificateRecord | undefined) => {
+      const stored = await this.applyChange(file, (current: CertificateRecord | undefined) => {
         const next = change(current);
         changed = next !== current;
         return next;
@@ -133,7 +144,48 @@ export class CertificateRegistry {
   /** Apply `change` to the thing `name` after every earlier change to it has finished; resolves to the result. */
   updateThing(name: string, change: RecordChange<ThingRecord>): Promise<ThingRecord | undefined> {
     const file = this.thingFile(name);
-    return this.serialized(file, () => applyChange(file, change));
+    return this.serialized(file, () => this.applyChange(file, change));
+  }
+
+  /**
+   * The record as last stored. A cached record needs no disk; otherwise the file is read in the record's chain
+   * (after any change in flight), so that what enters the cache cannot be older than what a change just wrote.
+   */
+  private read<T>(file: string): Promise<T | undefined> {
+    const cached = this.cache.get<T>(file);
+    if (cached !== undefined) return Promise.resolve(cached.record);
+    return this.serialized(file, () => this.load<T>(file));
+  }
+
+  /** In the record's chain only. */
+  private async load<T>(file: string): Promise<T | undefined> {
+    const cached = this.cache.get<T>(file);
+    if (cached !== undefined) return cached.record;
+    const record = await readRecord<T>(file);
+    this.cache.set(file, record);
+    return record;
+  }
+
+  /** In the record's chain only: the cache changes after the file did, so a failed write leaves both as they were. */
+  private async applyChange<T>(file: string, change: RecordChange<T>): Promise<T | undefined> {
+    const current = await this.load<T>(file);
+    const next = change(current);
+    if (next === current) {
+      return current;
+    }
+    if (next === undefined) {
+      await unlink(file).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+          throw error;
+        }
+      });
+    } else {
+      // Not flushed: this registry stands in for AWS IoT on a developer's machine, where a killed process is
+      // common (atomic rename covers it) and a power cut is not; flushing would make enrollment several times slower.
+      await writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`, { durable: false });
+    }
+    this.cache.set(file, next);
+    return next;
   }
 
   private certificateFile(id: string): string | undefined {
@@ -163,26 +215,6 @@ export class CertificateRegistry {
   }
 }
 
-async function applyChange<T>(file: string, change: RecordChange<T>): Promise<T | undefined> {
-  const current = await readRecord<T>(file);
-  const next = change(current);
-  if (next === current) {
-    return current;
-  }
-  if (next === undefined) {
-    await unlink(file).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw error;
-      }
-    });
-    return undefined;
-  }
-  // Not flushed: this registry stands in for AWS IoT on a developer's machine, where a killed process is
-  // common (atomic rename covers it) and a power cut is not; flushing would make enrollment several times slower.
-  await writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`, { durable: false });
-  return next;
-}
-
 async function readRecord<T>(file: string): Promise<T | undefined> {
   const content = await readFileIfPresent(file);
   if (content === undefined) return undefined;
@@ -191,6 +223,47 @@ async function readRecord<T>(file: string): Promise<T | undefined> {
   } catch (error) {
     throw new Error(`The registry record ${file} is not valid JSON.`, { cause: error });
   }
+}
+
+/**
+ * The records of the files read or written last, absent ones included (an absent record is as much a fact as a
+ * present one), at most `capacity`: the least recently used go first.
+ */
+class RecordCache {
+  private readonly entries = new Map<string, { readonly record: unknown }>();
+
+  constructor(private readonly capacity: number) {}
+
+  /** `{ record }` when the file's record is known (`record` undefined: known to be absent), else undefined. */
+  get<T>(file: string): { readonly record: T | undefined } | undefined {
+    const entry = this.entries.get(file);
+    if (entry === undefined) return undefined;
+    // Most recently used last: a Map iterates in insertion order.
+    this.entries.delete(file);
+    this.entries.set(file, entry);
+    return entry as { readonly record: T | undefined };
+  }
+
+  set(file: string, record: unknown): void {
+    this.entries.delete(file);
+    this.entries.set(file, { record });
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+  }
+}
+
+/** Temporary files of writes a killed process never finished: never read, and nobody else removes them. */
+async function removeTemporaryFiles(directory: string): Promise<void> {
+  const stale = (await readdir(directory)).filter(isTemporaryFileName);
+  await Promise.all(
+    stale.map((name) =>
+      unlink(join(directory, name)).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }),
+    ),
+  );
 }
 
 async function readAllRecords<T>(directory: string): Promise<T[]> {
