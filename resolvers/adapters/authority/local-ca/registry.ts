@@ -4,20 +4,16 @@
  *
  * One JSON file per record (`certificates/<id>.json`, `things/<sha256 of name>.json`), each replaced
  * atomically, so that a write costs the same with ten devices or ten thousand and a killed process never
- * leaves a torn record (records are not flushed one by one: see applyChange). Changes to one record are
- * serialized within the process (a promise chain per record); the local stack runs one process per data
- * directory, so nothing coordinates across processes.
- *
- * The records read or written lately are also kept in memory (RecordCache): an enrollment reads and writes the
- * same two records six times, and reading them back from disk was half of the registry's cost. The files stay the
- * truth: a record enters the cache only from its own chain, after its file was read or written, so the cache never
- * holds what the disk does not.
+ * leaves a torn record (records are not flushed one by one). Changes to one record are applied in order within
+ * the process, and the records read or written lately are kept in memory (record-files.ts); the local stack runs
+ * one process per data directory, so nothing coordinates across processes.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { CertificateStatus } from '../../../core/ports.ts';
-import { isTemporaryFileName, readFileIfPresent, writeFileAtomic } from './atomic-file.ts';
+import { isTemporaryFileName } from './atomic-file.ts';
+import { readRecord, RecordFiles, type RecordChange } from './record-files.ts';
 
 export interface CertificateRecord {
   /** Lowercase hex SHA-256 of the certificate DER. */
@@ -46,15 +42,9 @@ export interface ThingRecord {
 }
 
 /**
- * A change to one record: given the record as stored (undefined when absent), return it as it should be
- * stored, or undefined to delete it. Returning `current` itself writes nothing. Throwing leaves the record
- * as it was and rejects the update with that error.
- */
-export type RecordChange<T> = (current: T | undefined) => T | undefined;
-
-/**
- * Told after a change to a certificate record is stored, with the record as now stored (undefined once deleted).
- * Called synchronously by the writer: a listener must not throw, and should hand slow work to a promise.
+ * Told after a change to a certificate record is stored, with the record as now stored (undefined once deleted);
+ * changes made together may be stored by one write, and told once. Called synchronously by the writer: a listener
+ * must not throw, and should hand slow work to a promise.
  */
 export type CertificateChangeListener = (certificateId: string, record: CertificateRecord | undefined) => void;
 
@@ -63,13 +53,18 @@ const THINGS_DIRECTORY = 'things';
 const CERTIFICATE_ID_PATTERN = /^[0-9a-f]{64}$/;
 /** Records the list methods read at once: enough to overlap I/O, few enough to stay far below the open-files limit. */
 const LIST_READ_BATCH = 64;
-/** Records kept in memory: far more than the enrollments in flight at once, a few MB at most. */
-const CACHED_RECORDS = 4096;
+/** Records of each kind kept in memory: far more than the enrollments in flight at once, a few MB at most. */
+const CACHED_RECORDS = 2048;
 
 export class CertificateRegistry {
-  private readonly pending = new Map<string, Promise<void>>();
   private readonly certificateListeners = new Set<CertificateChangeListener>();
-  private readonly cache = new RecordCache(CACHED_RECORDS);
+  private readonly certificates = new RecordFiles<CertificateRecord>({
+    cachedRecords: CACHED_RECORDS,
+    onStored: (file, record) => {
+      for (const listener of this.certificateListeners) listener(basename(file, '.json'), record);
+    },
+  });
+  private readonly things = new RecordFiles<ThingRecord>({ cachedRecords: CACHED_RECORDS });
 
   private constructor(private readonly directory: string) {}
 
@@ -84,11 +79,11 @@ export class CertificateRegistry {
 
   async getCertificate(id: string): Promise<CertificateRecord | undefined> {
     const file = this.certificateFile(id);
-    return file === undefined ? undefined : this.read<CertificateRecord>(file);
+    return file === undefined ? undefined : this.certificates.read(file);
   }
 
   async getThing(name: string): Promise<ThingRecord | undefined> {
-    return this.read<ThingRecord>(this.thingFile(name));
+    return this.things.read(this.thingFile(name));
   }
 
   /** Every certificate, oldest first. */
@@ -127,65 +122,12 @@ export class CertificateRegistry {
         return undefined;
       });
     }
-    return this.serialized(file, async () => {
-      let changed = false;
-      const stored = await this.applyChange(file, (current: CertificateRecord | undefined) => {
-        const next = change(current);
-        changed = next !== current;
-        return next;
-      });
-      if (changed) {
-        for (const listener of this.certificateListeners) listener(id, stored);
-      }
-      return stored;
-    });
+    return this.certificates.update(file, change);
   }
 
   /** Apply `change` to the thing `name` after every earlier change to it has finished; resolves to the result. */
   updateThing(name: string, change: RecordChange<ThingRecord>): Promise<ThingRecord | undefined> {
-    const file = this.thingFile(name);
-    return this.serialized(file, () => this.applyChange(file, change));
-  }
-
-  /**
-   * The record as last stored. A cached record needs no disk; otherwise the file is read in the record's chain
-   * (after any change in flight), so that what enters the cache cannot be older than what a change just wrote.
-   */
-  private read<T>(file: string): Promise<T | undefined> {
-    const cached = this.cache.get<T>(file);
-    if (cached !== undefined) return Promise.resolve(cached.record);
-    return this.serialized(file, () => this.load<T>(file));
-  }
-
-  /** In the record's chain only. */
-  private async load<T>(file: string): Promise<T | undefined> {
-    const cached = this.cache.get<T>(file);
-    if (cached !== undefined) return cached.record;
-    const record = await readRecord<T>(file);
-    this.cache.set(file, record);
-    return record;
-  }
-
-  /** In the record's chain only: the cache changes after the file did, so a failed write leaves both as they were. */
-  private async applyChange<T>(file: string, change: RecordChange<T>): Promise<T | undefined> {
-    const current = await this.load<T>(file);
-    const next = change(current);
-    if (next === current) {
-      return current;
-    }
-    if (next === undefined) {
-      await unlink(file).catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-          throw error;
-        }
-      });
-    } else {
-      // Not flushed: this registry stands in for AWS IoT on a developer's machine, where a killed process is
-      // common (atomic rename covers it) and a power cut is not; flushing would make enrollment several times slower.
-      await writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`, { durable: false });
-    }
-    this.cache.set(file, next);
-    return next;
+    return this.things.update(this.thingFile(name), change);
   }
 
   private certificateFile(id: string): string | undefined {
@@ -196,61 +138,6 @@ export class CertificateRegistry {
   private thingFile(name: string): string {
     const digest = createHash('sha256').update(name, 'utf8').digest('hex');
     return join(this.directory, THINGS_DIRECTORY, `${digest}.json`);
-  }
-
-  private serialized<R>(key: string, task: () => Promise<R>): Promise<R> {
-    const previous = this.pending.get(key) ?? Promise.resolve();
-    const result = previous.then(task);
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.pending.set(key, settled);
-    void settled.then(() => {
-      if (this.pending.get(key) === settled) {
-        this.pending.delete(key);
-      }
-    });
-    return result;
-  }
-}
-
-async function readRecord<T>(file: string): Promise<T | undefined> {
-  const content = await readFileIfPresent(file);
-  if (content === undefined) return undefined;
-  try {
-    return JSON.parse(content) as T;
-  } catch (error) {
-    throw new Error(`The registry record ${file} is not valid JSON.`, { cause: error });
-  }
-}
-
-/**
- * The records of the files read or written last, absent ones included (an absent record is as much a fact as a
- * present one), at most `capacity`: the least recently used go first.
- */
-class RecordCache {
-  private readonly entries = new Map<string, { readonly record: unknown }>();
-
-  constructor(private readonly capacity: number) {}
-
-  /** `{ record }` when the file's record is known (`record` undefined: known to be absent), else undefined. */
-  get<T>(file: string): { readonly record: T | undefined } | undefined {
-    const entry = this.entries.get(file);
-    if (entry === undefined) return undefined;
-    // Most recently used last: a Map iterates in insertion order.
-    this.entries.delete(file);
-    this.entries.set(file, entry);
-    return entry as { readonly record: T | undefined };
-  }
-
-  set(file: string, record: unknown): void {
-    this.entries.delete(file);
-    this.entries.set(file, { record });
-    if (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
-    }
   }
 }
 
