@@ -10,9 +10,12 @@
  * The files stay the truth. A record enters the cache only after its file was read or written, and only from the
  * record's own queue, so the cache never holds what the disk does not; a failed write leaves both as they were and
  * fails every change it was to store. One process owns the files: changes made by another are not seen.
+ *
+ * Files are replaced by an AtomicReplacer, which writes into versions displaced earlier: so every read goes through
+ * the record's queue too (read()), never alongside a write that could displace and then reuse what it has open.
  */
 import { unlink } from 'node:fs/promises';
-import { readFileIfPresent, writeFileAtomic } from './atomic-file.ts';
+import { AtomicReplacer, readFileIfPresent } from './atomic-file.ts';
 
 /**
  * A change to one record: given the record as stored (undefined when absent), return it as it should be
@@ -42,6 +45,7 @@ export class RecordFiles<T> {
   private readonly cache: RecordCache<T>;
   private readonly queues = new Map<string, QueuedChange<T>[]>();
   private readonly onStored: (file: string, record: T | undefined) => void;
+  private readonly files = new AtomicReplacer();
 
   constructor(options: RecordFilesOptions<T>) {
     this.cache = new RecordCache<T>(options.cachedRecords);
@@ -104,7 +108,7 @@ export class RecordFiles<T> {
     });
     if (record !== stored) {
       try {
-        await persist(file, record);
+        await this.persist(file, record);
       } catch (error) {
         for (const outcome of outcomes) outcome.entry.reject(outcome.applied ? error : outcome.error);
         return;
@@ -118,6 +122,18 @@ export class RecordFiles<T> {
     }
   }
 
+  private async persist(file: string, record: T | undefined): Promise<void> {
+    if (record === undefined) {
+      await unlink(file).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      });
+      return;
+    }
+    // Not flushed: the registry stands in for AWS IoT on a developer's machine, where a killed process is common
+    // (atomic rename covers it) and a power cut is not; flushing would make enrollment several times slower.
+    await this.files.replace(file, `${JSON.stringify(record, null, 2)}\n`);
+  }
+
   /** In the record's queue only. */
   private async load(file: string): Promise<T | undefined> {
     const cached = this.cache.get(file);
@@ -129,7 +145,7 @@ export class RecordFiles<T> {
 }
 
 /** The record in `file`, or undefined when there is no such file. */
-export async function readRecord<T>(file: string): Promise<T | undefined> {
+async function readRecord<T>(file: string): Promise<T | undefined> {
   const content = await readFileIfPresent(file);
   if (content === undefined) return undefined;
   try {
@@ -137,18 +153,6 @@ export async function readRecord<T>(file: string): Promise<T | undefined> {
   } catch (error) {
     throw new Error(`The registry record ${file} is not valid JSON.`, { cause: error });
   }
-}
-
-async function persist<T>(file: string, record: T | undefined): Promise<void> {
-  if (record === undefined) {
-    await unlink(file).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    });
-    return;
-  }
-  // Not flushed: the registry stands in for AWS IoT on a developer's machine, where a killed process is common
-  // (atomic rename covers it) and a power cut is not; flushing would make enrollment several times slower.
-  await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, { durable: false });
 }
 
 /**

@@ -13,7 +13,7 @@ import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { CertificateStatus } from '../../../core/ports.ts';
 import { isTemporaryFileName } from './atomic-file.ts';
-import { readRecord, RecordFiles, type RecordChange } from './record-files.ts';
+import { RecordFiles, type RecordChange } from './record-files.ts';
 
 export interface CertificateRecord {
   /** Lowercase hex SHA-256 of the certificate DER. */
@@ -88,13 +88,13 @@ export class CertificateRegistry {
 
   /** Every certificate, oldest first. */
   async listCertificates(): Promise<CertificateRecord[]> {
-    const records = await readAllRecords<CertificateRecord>(join(this.directory, CERTIFICATES_DIRECTORY));
+    const records = await readAllRecords(join(this.directory, CERTIFICATES_DIRECTORY), this.certificates);
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   /** Every thing, by name. */
   async listThings(): Promise<ThingRecord[]> {
-    const records = await readAllRecords<ThingRecord>(join(this.directory, THINGS_DIRECTORY));
+    const records = await readAllRecords(join(this.directory, THINGS_DIRECTORY), this.things);
     return records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -153,12 +153,13 @@ async function removeTemporaryFiles(directory: string): Promise<void> {
   );
 }
 
-async function readAllRecords<T>(directory: string): Promise<T[]> {
+/** Every record in `directory`, each read as `files` reads it: in memory, or from disk in the record's own queue. */
+async function readAllRecords<T>(directory: string, files: RecordFiles<T>): Promise<T[]> {
   const names = (await readdir(directory)).filter((name) => name.endsWith('.json') && !isTemporaryFileName(name));
   const records: T[] = [];
   for (let start = 0; start < names.length; start += LIST_READ_BATCH) {
     const batch = names.slice(start, start + LIST_READ_BATCH);
-    const read = await Promise.all(batch.map((name) => readRecord<T>(join(directory, name))));
+    const read = await Promise.all(batch.map((name) => files.read(join(directory, name))));
     // A record deleted between readdir and readFile is simply no longer there.
     for (const record of read) {
       if (record !== undefined) {
