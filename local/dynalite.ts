@@ -1,10 +1,12 @@
 /**
- * dynalite: a DynamoDB that runs in this process, for the local stack and the integration tests.
+ * dynalite: a DynamoDB that runs beside cvm, for the local stack and the integration tests.
  * It speaks the real DynamoDB wire protocol, so the same DynamoDbDeviceStore runs against it unchanged.
+ *
+ * It runs in a worker thread of this process (dynalite-worker.js), the way DynamoDB runs apart from the Lambda: its
+ * request handling was the largest share of the local stack's event loop, which also serves the AppSync twin and
+ * the resolver. The data is where it was (LevelDB at `path`, or memory), and the port is still loopback only.
  */
-import { createRequire } from 'node:module';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -21,15 +23,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput } from '../contract/table-layout.ts';
 
-interface DynaliteOptions {
-  path?: string;
-  createTableMs?: number;
-  deleteTableMs?: number;
-  updateTableMs?: number;
-}
+/** What dynalite-worker.js posts. */
+type WorkerMessage =
+  | { readonly kind: 'listening'; readonly port: number }
+  | { readonly kind: 'failed'; readonly message: string; readonly code?: string }
+  | { readonly kind: 'closed'; readonly message?: string };
 
-// dynalite is CommonJS without type declarations; loading it through require keeps the one cast here.
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: DynaliteOptions) => Server;
+const WORKER_FILE = new URL('./dynalite-worker.js', import.meta.url);
 
 export interface StartDynaliteOptions {
   /** Directory of the LevelDB store. Default: none, the data lives in memory and dies with the server. */
@@ -51,23 +51,26 @@ export interface RunningDynalite {
 
 export async function startDynalite(options: StartDynaliteOptions = {}): Promise<RunningDynalite> {
   const host = options.host ?? '127.0.0.1';
-  // Tables become ACTIVE at once instead of after dynalite's default half second.
-  const server = dynalite({
-    ...(options.path === undefined ? {} : { path: options.path }),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
+  // The worker is plain JavaScript: it needs none of this process's loaders (tsx) or flags.
+  const worker = new Worker(WORKER_FILE, {
+    workerData: { path: options.path, host, port: options.port ?? 0 },
+    execArgv: [],
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  const port = await new Promise<number>((resolve, reject) => {
+    const exited = (code: number) => reject(new Error(`dynalite's thread ended (exit code ${code}) before listening.`));
+    worker.once('error', reject);
+    worker.once('exit', exited);
+    worker.once('message', (message: WorkerMessage) => {
+      worker.off('error', reject);
+      worker.off('exit', exited);
+      if (message.kind === 'listening') resolve(message.port);
+      else reject(new Error(`dynalite could not start: ${message.kind === 'failed' ? message.message : message.kind}`));
     });
+  }).catch(async (error: unknown) => {
+    await worker.terminate();
+    throw error;
   });
 
-  const { port } = server.address() as AddressInfo;
   const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const client = new DynamoDBClient({
     endpoint,
@@ -81,19 +84,27 @@ export async function startDynalite(options: StartDynaliteOptions = {}): Promise
     endpoint,
     client,
     close() {
-      closing ??= closeServer(server, client);
+      closing ??= closeWorker(worker, client);
       return closing;
     },
   };
 }
 
-async function closeServer(server: Server, client: DynamoDBClient): Promise<void> {
+async function closeWorker(worker: Worker, client: DynamoDBClient): Promise<void> {
   client.destroy();
-  await new Promise<void>((resolve, reject) => {
-    server.close((error?: Error) => (error ? reject(error) : resolve()));
-    // Keep-alive sockets of other clients (the local stack's own) would otherwise hold close() open.
-    server.closeAllConnections();
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const closed = new Promise<WorkerMessage>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`dynalite's thread ended (exit code ${code}) while closing.`)));
   });
+  worker.postMessage('close');
+  const answer = await closed;
+  // The thread ends by itself once the server and its store are closed.
+  await exited;
+  if (answer.kind === 'closed' && answer.message !== undefined) {
+    throw new Error(`dynalite did not close cleanly: ${answer.message}`);
+  }
 }
 
 /**

@@ -4,15 +4,16 @@
  *
  * One JSON file per record (`certificates/<id>.json`, `things/<sha256 of name>.json`), each replaced
  * atomically, so that a write costs the same with ten devices or ten thousand and a killed process never
- * leaves a torn record (records are not flushed one by one: see applyChange). Changes to one record are
- * serialized within the process (a promise chain per record); the local stack runs one process per data
- * directory, so nothing coordinates across processes.
+ * leaves a torn record (records are not flushed one by one). Changes to one record are applied in order within
+ * the process, and the records read or written lately are kept in memory (record-files.ts); the local stack runs
+ * one process per data directory, so nothing coordinates across processes.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { CertificateStatus } from '../../../core/ports.ts';
-import { isTemporaryFileName, readFileIfPresent, writeFileAtomic } from './atomic-file.ts';
+import { isTemporaryFileName } from './atomic-file.ts';
+import { RecordFiles, type RecordChange } from './record-files.ts';
 
 export interface CertificateRecord {
   /** Lowercase hex SHA-256 of the certificate DER. */
@@ -41,15 +42,9 @@ export interface ThingRecord {
 }
 
 /**
- * A change to one record: given the record as stored (undefined when absent), return it as it should be
- * stored, or undefined to delete it. Returning `current` itself writes nothing. Throwing leaves the record
- * as it was and rejects the update with that error.
- */
-export type RecordChange<T> = (current: T | undefined) => T | undefined;
-
-/**
- * Told after a change to a certificate record is stored, with the record as now stored (undefined once deleted).
- * Called synchronously by the writer: a listener must not throw, and should hand slow work to a promise.
+ * Told after a change to a certificate record is stored, with the record as now stored (undefined once deleted);
+ * changes made together may be stored by one write, and told once. Called synchronously by the writer: a listener
+ * must not throw, and should hand slow work to a promise.
  */
 export type CertificateChangeListener = (certificateId: string, record: CertificateRecord | undefined) => void;
 
@@ -58,37 +53,48 @@ const THINGS_DIRECTORY = 'things';
 const CERTIFICATE_ID_PATTERN = /^[0-9a-f]{64}$/;
 /** Records the list methods read at once: enough to overlap I/O, few enough to stay far below the open-files limit. */
 const LIST_READ_BATCH = 64;
+/** Records of each kind kept in memory: far more than the enrollments in flight at once, a few MB at most. */
+const CACHED_RECORDS = 2048;
 
 export class CertificateRegistry {
-  private readonly pending = new Map<string, Promise<void>>();
   private readonly certificateListeners = new Set<CertificateChangeListener>();
+  private readonly certificates = new RecordFiles<CertificateRecord>({
+    cachedRecords: CACHED_RECORDS,
+    onStored: (file, record) => {
+      for (const listener of this.certificateListeners) listener(basename(file, '.json'), record);
+    },
+  });
+  private readonly things = new RecordFiles<ThingRecord>({ cachedRecords: CACHED_RECORDS });
 
   private constructor(private readonly directory: string) {}
 
+  /** Opens (creating) the registry in `directory`, removing the temporary files a killed process left there. */
   static async open(directory: string): Promise<CertificateRegistry> {
-    await mkdir(join(directory, CERTIFICATES_DIRECTORY), { recursive: true, mode: 0o700 });
-    await mkdir(join(directory, THINGS_DIRECTORY), { recursive: true, mode: 0o700 });
+    for (const subdirectory of [CERTIFICATES_DIRECTORY, THINGS_DIRECTORY]) {
+      await mkdir(join(directory, subdirectory), { recursive: true, mode: 0o700 });
+      await removeTemporaryFiles(join(directory, subdirectory));
+    }
     return new CertificateRegistry(directory);
   }
 
   async getCertificate(id: string): Promise<CertificateRecord | undefined> {
     const file = this.certificateFile(id);
-    return file === undefined ? undefined : readRecord<CertificateRecord>(file);
+    return file === undefined ? undefined : this.certificates.read(file);
   }
 
   async getThing(name: string): Promise<ThingRecord | undefined> {
-    return readRecord<ThingRecord>(this.thingFile(name));
+    return this.things.read(this.thingFile(name));
   }
 
   /** Every certificate, oldest first. */
   async listCertificates(): Promise<CertificateRecord[]> {
-    const records = await readAllRecords<CertificateRecord>(join(this.directory, CERTIFICATES_DIRECTORY));
+    const records = await readAllRecords(join(this.directory, CERTIFICATES_DIRECTORY), this.certificates);
     return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   /** Every thing, by name. */
   async listThings(): Promise<ThingRecord[]> {
-    const records = await readAllRecords<ThingRecord>(join(this.directory, THINGS_DIRECTORY));
+    const records = await readAllRecords(join(this.directory, THINGS_DIRECTORY), this.things);
     return records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -116,24 +122,12 @@ export class CertificateRegistry {
         return undefined;
       });
     }
-    return this.serialized(file, async () => {
-      let changed = false;
-      const stored = await applyChange(file, (current: CertificateRecord | undefined) => {
-        const next = change(current);
-        changed = next !== current;
-        return next;
-      });
-      if (changed) {
-        for (const listener of this.certificateListeners) listener(id, stored);
-      }
-      return stored;
-    });
+    return this.certificates.update(file, change);
   }
 
   /** Apply `change` to the thing `name` after every earlier change to it has finished; resolves to the result. */
   updateThing(name: string, change: RecordChange<ThingRecord>): Promise<ThingRecord | undefined> {
-    const file = this.thingFile(name);
-    return this.serialized(file, () => applyChange(file, change));
+    return this.things.update(this.thingFile(name), change);
   }
 
   private certificateFile(id: string): string | undefined {
@@ -145,60 +139,27 @@ export class CertificateRegistry {
     const digest = createHash('sha256').update(name, 'utf8').digest('hex');
     return join(this.directory, THINGS_DIRECTORY, `${digest}.json`);
   }
-
-  private serialized<R>(key: string, task: () => Promise<R>): Promise<R> {
-    const previous = this.pending.get(key) ?? Promise.resolve();
-    const result = previous.then(task);
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.pending.set(key, settled);
-    void settled.then(() => {
-      if (this.pending.get(key) === settled) {
-        this.pending.delete(key);
-      }
-    });
-    return result;
-  }
 }
 
-async function applyChange<T>(file: string, change: RecordChange<T>): Promise<T | undefined> {
-  const current = await readRecord<T>(file);
-  const next = change(current);
-  if (next === current) {
-    return current;
-  }
-  if (next === undefined) {
-    await unlink(file).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw error;
-      }
-    });
-    return undefined;
-  }
-  // Not flushed: this registry stands in for AWS IoT on a developer's machine, where a killed process is
-  // common (atomic rename covers it) and a power cut is not; flushing would make enrollment several times slower.
-  await writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`, { durable: false });
-  return next;
+/** Temporary files of writes a killed process never finished: never read, and nobody else removes them. */
+async function removeTemporaryFiles(directory: string): Promise<void> {
+  const stale = (await readdir(directory)).filter(isTemporaryFileName);
+  await Promise.all(
+    stale.map((name) =>
+      unlink(join(directory, name)).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }),
+    ),
+  );
 }
 
-async function readRecord<T>(file: string): Promise<T | undefined> {
-  const content = await readFileIfPresent(file);
-  if (content === undefined) return undefined;
-  try {
-    return JSON.parse(content) as T;
-  } catch (error) {
-    throw new Error(`The registry record ${file} is not valid JSON.`, { cause: error });
-  }
-}
-
-async function readAllRecords<T>(directory: string): Promise<T[]> {
+/** Every record in `directory`, each read as `files` reads it: in memory, or from disk in the record's own queue. */
+async function readAllRecords<T>(directory: string, files: RecordFiles<T>): Promise<T[]> {
   const names = (await readdir(directory)).filter((name) => name.endsWith('.json') && !isTemporaryFileName(name));
   const records: T[] = [];
   for (let start = 0; start < names.length; start += LIST_READ_BATCH) {
     const batch = names.slice(start, start + LIST_READ_BATCH);
-    const read = await Promise.all(batch.map((name) => readRecord<T>(join(directory, name))));
+    const read = await Promise.all(batch.map((name) => files.read(join(directory, name))));
     // A record deleted between readdir and readFile is simply no longer there.
     for (const record of read) {
       if (record !== undefined) {

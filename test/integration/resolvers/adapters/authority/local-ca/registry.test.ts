@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -77,6 +77,50 @@ describe('CertificateRegistry', () => {
     await writeFile(join(directory, 'certificates', `${ID_A}.json.0123.tmp`), '{"torn":');
 
     expect((await registry.listCertificates()).map((record) => record.id)).toEqual([ID_B, ID_A]);
+  });
+
+  it('removes at opening the temporary files a killed process left, and only those', async () => {
+    await registry.updateCertificate(ID_A, () => certificate(ID_A));
+    await registry.updateThing('SN-1', () => thing('SN-1'));
+    await writeFile(join(directory, 'certificates', `${ID_B}.json.0123.tmp`), '{"torn":');
+    await writeFile(join(directory, 'things', 'abc.json.4567.tmp'), '');
+
+    const reopened = await CertificateRegistry.open(directory);
+
+    expect(await readdir(join(directory, 'certificates'))).toEqual([`${ID_A}.json`]);
+    expect(await readdir(join(directory, 'things'))).toHaveLength(1);
+    await expect(reopened.getCertificate(ID_A)).resolves.toEqual(certificate(ID_A));
+    await expect(reopened.getThing('SN-1')).resolves.toEqual(thing('SN-1'));
+  });
+
+  it('answers what its files hold after concurrent changes, as a registry opened afresh reads them', async () => {
+    await registry.getCertificate(ID_A); // known absent, then created
+    await Promise.all([
+      registry.updateCertificate(ID_A, () => certificate(ID_A)),
+      registry.updateCertificate(ID_A, (current) => current && { ...current, policies: ['p'] }),
+      registry.getCertificate(ID_A),
+      registry.updateCertificate(ID_A, (current) => current && { ...current, status: 'ACTIVE' }),
+      registry.updateThing('SN-1', () => thing('SN-1')),
+      registry.updateThing('SN-1', () => undefined),
+    ]);
+    const reopened = await CertificateRegistry.open(directory);
+
+    const expected = { ...certificate(ID_A), policies: ['p'], status: 'ACTIVE' };
+    await expect(registry.getCertificate(ID_A)).resolves.toEqual(expected);
+    await expect(reopened.getCertificate(ID_A)).resolves.toEqual(expected);
+    await expect(registry.getThing('SN-1')).resolves.toBeUndefined();
+    await expect(reopened.getThing('SN-1')).resolves.toBeUndefined();
+  });
+
+  it('answers the record as stored when writing a change failed', async () => {
+    await registry.updateCertificate(ID_A, () => certificate(ID_A));
+    const certificates = join(directory, 'certificates');
+    await rename(certificates, `${certificates}.away`); // the next write finds no directory to write in
+    const failing = registry.updateCertificate(ID_A, (current) => current && { ...current, status: 'ACTIVE' });
+    await expect(failing).rejects.toThrow(/ENOENT/);
+    await rename(`${certificates}.away`, certificates);
+
+    await expect(registry.getCertificate(ID_A)).resolves.toEqual(certificate(ID_A));
   });
 
   it('deletes a record when the change returns undefined, and deleting an absent one is no error', async () => {
