@@ -153,8 +153,9 @@ export interface CertificateVendingMachineProps {
   readonly iotCertificateRate?: number;
   /**
    * How often the reconciler runs (EventBridge Scheduler invokes the resolver with the `reconcile` mutation): it
-   * removes certificates a crash left unrecorded and finishes abandoned claims. `false` for no schedule (run
-   * `cvm admin reconcile` yourself).
+   * removes certificates a crash left unrecorded, finishes abandoned claims and runs the rotation sweep (rolls back
+   * rotations past their deadline). `false` for no schedule (run `cvm admin reconcile` yourself; an unconfirmed
+   * rotation is then rolled back only at the device's next call or your next reconcile).
    * @default Duration.hours(1)
    */
   readonly reconcileEvery?: Duration | false;
