@@ -15,7 +15,17 @@
 import { randomUUID } from 'node:crypto';
 import type { CoreContext } from './context.ts';
 import type { DeviceRecord } from './device.ts';
-import { claimWithoutReading, isRefusal, leaseIsLive, resumableBy, resume, tokenExpired } from './device-lifecycle.ts';
+import {
+  claimWithoutReading,
+  isRefusal,
+  leaseIsLive,
+  resumableBy,
+  resume,
+  rotationDueAt,
+  tokenExpired,
+} from './device-lifecycle.ts';
+import { describeError } from './audit.ts';
+import { settleRotation } from './rotation/retire.ts';
 import { alreadyProvisioned, invalidToken, issuanceInProgress, tooManyAttempts } from './enrollment/answers.ts';
 import { parseEnrollmentInput, type RequestCertificateInput } from './enrollment/enrollment-input.ts';
 import { fetchConnection, grantFor, recordIssued, type CertificateGrant } from './enrollment/grant.ts';
@@ -58,6 +68,8 @@ export async function requestCertificate(ctx: CoreContext, input: RequestCertifi
 
     switch (record.status) {
       case 'ACTIVE': {
+        // A call that touches the device finishes the rotation work that is due (a rollback past its deadline).
+        await settleDueRotation(ctx, record, now, deadline);
         if (record.publicKeyFingerprint !== csr.publicKeyFingerprint) throw alreadyProvisioned();
         // The device lost the answer (or the process died before the ISSUED event): same certificate, same event.
         const [, grant] = await Promise.all([
@@ -86,6 +98,20 @@ export async function requestCertificate(ctx: CoreContext, input: RequestCertifi
         return AGAIN;
     }
   });
+}
+
+/** Settle rotation work due on this device; a failure is left for the sweep, never the enrollment's answer. */
+async function settleDueRotation(ctx: CoreContext, record: DeviceRecord, now: Date, deadline: number): Promise<void> {
+  const due = rotationDueAt(record);
+  if (due === undefined || Date.parse(due.at) > now.getTime()) return;
+  try {
+    await settleRotation(ctx, record, deadline, { kind: 'device' });
+  } catch (error) {
+    ctx.telemetry.log('warn', 'Could not settle a rotation due on this device; the sweep will', {
+      serialNumber: record.serialNumber,
+      error: describeError(error),
+    });
+  }
 }
 
 type ClaimOutcome =

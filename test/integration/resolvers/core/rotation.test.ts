@@ -290,6 +290,25 @@ describe('rollback', () => {
   });
 });
 
+describe('rollback at an enrollment retry', () => {
+  it('settles a rotation past its deadline when the device retries its enrollment, and answers the same grant', async () => {
+    counter += 1;
+    const serial = `ROT-E-${counter}`;
+    const { registrationToken } = await registerDevice(h.ctx, { serialNumber: serial }, ADMIN);
+    const first = await makeCsr({ commonName: serial });
+    const enrolled = await requestCertificate(h.ctx, { serialNumber: serial, registrationToken, csr: first.csrPem });
+    const d: RotatingDevice = { serial, keys: first.keys, certificateId: enrolled.certificateId };
+    const grant = await renew(h, d, await makeCsr({ commonName: serial }));
+    h.clock.advance(WINDOW_SECONDS * 1000);
+
+    const again = await requestCertificate(h.ctx, { serialNumber: serial, registrationToken, csr: first.csrPem });
+
+    expect(again.certificateId).toBe(enrolled.certificateId);
+    expect(await statusOf(grant.certificateId)).toBe('REVOKED');
+    await rotationInvariantsHold(h, serial);
+  });
+});
+
 describe('revoke and reset during a rotation', () => {
   it('revokes both certificates; a reset lets the device enroll again with a new key', async () => {
     const d = await device();
