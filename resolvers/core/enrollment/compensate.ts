@@ -7,11 +7,11 @@
  * before anything else happens.
  */
 import { describeError, recordEvent } from '../audit.ts';
-import { discardCertificate, revokeCertificateInAuthority } from '../certificate-lifecycle.ts';
 import type { CoreContext } from '../context.ts';
 import type { DeviceRecord } from '../device.ts';
 import { abandon, release, suspend } from '../device-lifecycle.ts';
 import { isCvmError, ThrottledError, type CvmError } from '../errors.ts';
+import { readAfterFailure, undoCreatedCertificate } from '../issuance-steps.ts';
 import type { CreatedCertificate } from '../ports.ts';
 import { swap } from '../store-writes.ts';
 import { issuanceFailed, issuanceInProgress, revokedWhileIssuing } from './answers.ts';
@@ -32,15 +32,7 @@ export async function compensate(
   activated: boolean,
 ): Promise<CvmError | DeviceRecord> {
   const owner = current.lease?.owner ?? '';
-  let latest: DeviceRecord | 'unknown' | undefined = 'unknown';
-  try {
-    latest = await ctx.store.get(current.serialNumber);
-  } catch (readError) {
-    ctx.telemetry.log('warn', 'Could not read the device after a failed issuance', {
-      serialNumber: current.serialNumber,
-      error: describeError(readError),
-    });
-  }
+  const latest = await readAfterFailure(ctx, current.serialNumber);
   const ours = created?.certificateId;
   if (latest !== 'unknown' && ours !== undefined && latest?.certificateId === ours && latest.status === 'ACTIVE') {
     return latest;
@@ -63,24 +55,14 @@ export async function compensate(
     return answered(ctx, current.serialNumber, error, answerFor(error, latest, false, false));
   }
 
-  const cleanupDeadline = Math.max(deadline, ctx.clock.now().getTime()) + ctx.settings.compensationBudgetMs;
   let discarded = true;
   if (created !== undefined && !(latest === 'unknown' && recorded)) {
+    // A revoke or reset that won the race saw our certificate on the item and named it in its REVOKED event;
+    // an activated certificate may be named by the ISSUED event written alongside the final write: either
+    // way it stays, revoked, as the evidence that event points at. Otherwise nothing names it: it goes.
     const ref = { thingName: current.thingName, ...created };
-    try {
-      // A revoke or reset that won the race saw our certificate on the item and named it in its REVOKED event;
-      // an activated certificate may be named by the ISSUED event written alongside the final write: either
-      // way it stays, revoked, as the evidence that event points at. Otherwise nothing names it: it goes.
-      if ((claimLost && recorded) || activated) await revokeCertificateInAuthority(ctx, cleanupDeadline, ref);
-      else await discardCertificate(ctx, cleanupDeadline, ref);
-    } catch (cleanupError) {
-      discarded = false;
-      ctx.telemetry.log('error', 'Could not discard a certificate after a failed issuance; the next request retries', {
-        serialNumber: current.serialNumber,
-        certificateId: created.certificateId,
-        error: describeError(cleanupError),
-      });
-    }
+    const keep = (claimLost && recorded) || activated;
+    discarded = await undoCreatedCertificate(ctx, deadline, ref, keep, current.serialNumber);
   }
 
   if (held !== undefined) {

@@ -10,19 +10,10 @@ import type { InspectedCsr } from '../csr.ts';
 import type { DeviceRecord } from '../device.ts';
 import { activate, isRefusal, recordCertificate } from '../device-lifecycle.ts';
 import { CvmError } from '../errors.ts';
-import type { CreatedCertificate } from '../ports.ts';
-import { attachments, requireLeaseTime, settleAll, writeHeld } from '../issuance-steps.ts';
+import { attachments, requireLeaseTime, settleAll, writeHeld, type IssuanceProgress } from '../issuance-steps.ts';
 import { retryThrottled } from '../throttle-retry.ts';
 import { compensate } from './compensate.ts';
 import { recordIssued } from './grant.ts';
-
-/** How far an issuance got: what compensation must undo. */
-interface Progress {
-  current: DeviceRecord;
-  created: CreatedCertificate | undefined;
-  /** The certificate is active in the authority (and its ISSUED event may have been written). */
-  activated: boolean;
-}
 
 /** Returns the ACTIVE record, or throws the answer for the device after undoing the attempt. */
 export async function issue(
@@ -33,7 +24,7 @@ export async function issue(
 ): Promise<DeviceRecord> {
   const { authority } = ctx;
   const owner = claimed.lease?.owner ?? '';
-  const progress: Progress = { current: claimed, created: undefined, activated: false };
+  const progress: IssuanceProgress = { current: claimed, created: undefined, activated: false };
   return compensated(ctx, progress, deadline, async () => {
     const [certificate, thing] = await Promise.allSettled([
       retryThrottled(ctx, deadline, () => authority.createCertificate(csr.pem)),
@@ -65,7 +56,7 @@ export async function resumeIssuance(
   if (certificateId === undefined || certificateArn === undefined || certificatePem === undefined) {
     throw new CvmError('InternalError', 'The device record is incomplete; ask an administrator to reset the device.');
   }
-  const progress: Progress = {
+  const progress: IssuanceProgress = {
     current: resumed,
     created: { certificateId, certificateArn, certificatePem },
     activated: false,
@@ -79,7 +70,7 @@ export async function resumeIssuance(
 
 async function compensated(
   ctx: CoreContext,
-  progress: Progress,
+  progress: IssuanceProgress,
   deadline: number,
   steps: () => Promise<DeviceRecord>,
 ): Promise<DeviceRecord> {
@@ -95,7 +86,7 @@ async function compensated(
 /** Activate last, then the final write and the ISSUED event together (the event is keyed once per certificate). */
 async function activateAndFinalize(
   ctx: CoreContext,
-  progress: Progress,
+  progress: IssuanceProgress,
   csr: InspectedCsr,
   deadline: number,
 ): Promise<DeviceRecord> {

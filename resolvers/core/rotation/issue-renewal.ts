@@ -9,7 +9,6 @@
  * now, it stays recorded under an expired lease and the next call or the sweep retires it.
  */
 import { describeError, recordEvent } from '../audit.ts';
-import { discardCertificate, revokeCertificateInAuthority } from '../certificate-lifecycle.ts';
 import type { CoreContext } from '../context.ts';
 import type { InspectedCsr } from '../csr.ts';
 import type { DeviceRecord } from '../device.ts';
@@ -24,19 +23,20 @@ import {
 import { issuanceFailed, issuanceInProgress } from '../enrollment/answers.ts';
 import { ClaimLostError } from '../enrollment/claim-lost.ts';
 import { CvmError } from '../errors.ts';
-import { attachments, requireLeaseTime, settleAll, writeHeld } from '../issuance-steps.ts';
-import type { CreatedCertificate } from '../ports.ts';
+import {
+  attachments,
+  readAfterFailure,
+  requireLeaseTime,
+  settleAll,
+  undoCreatedCertificate,
+  writeHeld,
+  type IssuanceProgress,
+} from '../issuance-steps.ts';
 import { swap } from '../store-writes.ts';
 import { retryThrottled } from '../throttle-retry.ts';
 import { invalidProof } from './rotation-input.ts';
 
 const DEVICE = { kind: 'device' } as const;
-
-interface Progress {
-  current: DeviceRecord;
-  created: CreatedCertificate | undefined;
-  activated: boolean;
-}
 
 /** Returns the device with its rotation pending confirmation, or throws the answer after undoing the attempt. */
 export async function issueRenewal(
@@ -47,7 +47,7 @@ export async function issueRenewal(
 ): Promise<DeviceRecord> {
   const { authority } = ctx;
   const owner = claimed.rotation?.lease?.owner ?? '';
-  const progress: Progress = { current: claimed, created: undefined, activated: false };
+  const progress: IssuanceProgress = { current: claimed, created: undefined, activated: false };
   try {
     const created = await retryThrottled(ctx, deadline, () => authority.createCertificate(csr.pem));
     progress.created = created;
@@ -117,22 +117,14 @@ function renewalFailed(error: unknown, certificateLeftOver: boolean): CvmError {
 /** Undo a failed renewal; returns the device when it had in fact completed (its final write landed). */
 async function undo(
   ctx: CoreContext,
-  progress: Progress,
+  progress: IssuanceProgress,
   owner: string,
   error: unknown,
   deadline: number,
 ): Promise<CvmError | DeviceRecord> {
   const { current, created, activated } = progress;
   const serialNumber = current.serialNumber;
-  let latest: DeviceRecord | 'unknown' | undefined = 'unknown';
-  try {
-    latest = await ctx.store.get(serialNumber);
-  } catch (readError) {
-    ctx.telemetry.log('warn', 'Could not read the device after a failed renewal', {
-      serialNumber,
-      error: describeError(readError),
-    });
-  }
+  const latest = await readAfterFailure(ctx, serialNumber);
   const ours = created?.certificateId;
   if (latest !== 'unknown' && latest?.status === 'ACTIVE' && ours !== undefined) {
     const rotation = latest.rotation;
@@ -145,21 +137,10 @@ async function undo(
 
   let undone = true;
   if (created !== undefined && !(latest === 'unknown' && recorded)) {
+    // Once active, or named by a revocation that won the race, it is revoked and kept; otherwise nothing names it
+    // and it goes.
     const ref = { thingName: current.thingName, ...created };
-    const cleanupDeadline = Math.max(deadline, ctx.clock.now().getTime()) + ctx.settings.compensationBudgetMs;
-    try {
-      // Once active, or named by a revocation that won the race, it is revoked and kept; otherwise nothing names
-      // it and it goes.
-      if (activated || (claimLost && recorded)) await revokeCertificateInAuthority(ctx, cleanupDeadline, ref);
-      else await discardCertificate(ctx, cleanupDeadline, ref);
-    } catch (cleanupError) {
-      undone = false;
-      ctx.telemetry.log('error', 'Could not undo a failed renewal; the next call or the sweep retires it', {
-        serialNumber,
-        certificateId: created.certificateId,
-        error: describeError(cleanupError),
-      });
-    }
+    undone = await undoCreatedCertificate(ctx, deadline, ref, activated || (claimLost && recorded), serialNumber);
   }
   if (held !== undefined) {
     const now = ctx.clock.now();
