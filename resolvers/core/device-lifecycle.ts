@@ -430,8 +430,7 @@ export function settleAbandonedRenewal(record: DeviceRecord, now: Date): Transit
   const refused = requireStatus(record, 'ACTIVE');
   if (refused) return refused;
   if (!renewalAbandoned(record, now)) return new Refusal('no abandoned rotation');
-  const retiring = retiringWith(record, now, record.rotation, 'ABANDONED', record.certificateId);
-  return next(record, now, retiring === undefined ? {} : { retiring }, ['rotation']);
+  return dropRotation(record, now, 'ABANDONED');
 }
 
 /** How many superseded renewal keys a device remembers (a device that loses its new key that often is broken). */
@@ -446,13 +445,10 @@ export function replacePendingRenewal(record: DeviceRecord, now: Date): Transiti
   if (refused) return refused;
   const rotation = record.rotation;
   if (!awaitingConfirmation(rotation)) return new Refusal('no rotation is pending confirmation');
-  const retiring = retiringWith(record, now, rotation, 'REPLACED', record.certificateId);
   const superseded = [...(record.supersededRenewalKeys ?? []), rotation.publicKeyFingerprint].slice(
     -MAX_SUPERSEDED_RENEWAL_KEYS,
   );
-  return next(record, now, { ...(retiring === undefined ? {} : { retiring }), supersededRenewalKeys: superseded }, [
-    'rotation',
-  ]);
+  return dropRotation(record, now, 'REPLACED', { supersededRenewalKeys: superseded });
 }
 
 /** A renewal for this key would replay a request a later renewal superseded. */
@@ -495,8 +491,7 @@ export function rollBackRotation(record: DeviceRecord, now: Date): Transition {
   if (!awaitingConfirmation(record.rotation) || !confirmationOverdue(record, now)) {
     return new Refusal('no rotation is past its deadline');
   }
-  const retiring = retiringWith(record, now, record.rotation, 'ROLLED_BACK', record.certificateId);
-  return next(record, now, retiring === undefined ? {} : { retiring }, ['rotation']);
+  return dropRotation(record, now, 'ROLLED_BACK');
 }
 
 /** Retiring certificates whose revocation is done → dropped from the record. */
@@ -505,6 +500,17 @@ export function retired(record: DeviceRecord, now: Date, certificateIds: readonl
   const remaining = retiring.filter((entry) => !certificateIds.includes(entry.certificateId));
   if (remaining.length === retiring.length) return new Refusal('those certificates are not retiring');
   return remaining.length > 0 ? next(record, now, { retiring: remaining }) : next(record, now, {}, ['retiring']);
+}
+
+/** The rotation ends uncommitted: its new certificate, if any, is retired for `reason`; the current one stays. */
+function dropRotation(
+  record: DeviceRecord,
+  now: Date,
+  reason: RetirementReason,
+  set: Partial<DeviceRecord> = {},
+): DeviceRecord {
+  const retiring = retiringWith(record, now, record.rotation, reason, record.certificateId);
+  return next(record, now, { ...set, ...(retiring === undefined ? {} : { retiring }) }, ['rotation']);
 }
 
 /** `record.retiring` plus `certificate` (when it exists), or undefined when both are empty. */
