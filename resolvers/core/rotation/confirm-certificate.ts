@@ -12,7 +12,7 @@ import { CvmError } from '../errors.ts';
 import { AGAIN, inRounds } from '../retry-rounds.ts';
 import { swap } from '../store-writes.ts';
 import { retireCertificates, settleRotation } from './retire.ts';
-import { certificateDer, invalidProof, parseConfirmation, proves } from './rotation-input.ts';
+import { invalidProof, parseConfirmation, provesOverItsDer } from './rotation-input.ts';
 import type { ConfirmCertificateInput } from '../../../contract/api-types.ts';
 
 const DEVICE = { kind: 'device' } as const;
@@ -31,7 +31,7 @@ export async function confirmCertificate(
     const pending = awaitingConfirmation(rotation) && rotation.certificateId === certificateId ? rotation : undefined;
     const committed = active?.certificateId === certificateId ? active : undefined;
     const pem = pending?.certificatePem ?? committed?.certificatePem;
-    if (active === undefined || !proves(pem, pem === undefined ? new Uint8Array() : certificateDer(pem), signature)) {
+    if (active === undefined || !provesOverItsDer(pem, signature)) {
       throw invalidProof();
     }
 

@@ -63,12 +63,21 @@ let decoyKey: KeyObject | undefined;
  */
 export function proves(certificatePem: string | undefined, signed: Uint8Array, signature: string): boolean {
   if (certificatePem !== undefined) return verifyPossessionProof({ certificatePem }, signed, signature);
+  return provesNothing(signed, signature);
+}
+
+/**
+ * `proves` over the certificate's own DER, what a confirmation signs: one parse of the certificate gives both the
+ * key and the signed bytes.
+ */
+export function provesOverItsDer(certificatePem: string | undefined, signature: string): boolean {
+  if (certificatePem === undefined) return provesNothing(new Uint8Array(), signature);
+  const certificate = new X509Certificate(certificatePem);
+  return verifyPossessionProof({ publicKey: certificate.publicKey }, new Uint8Array(certificate.raw), signature);
+}
+
+function provesNothing(signed: Uint8Array, signature: string): false {
   decoyKey ??= generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
   verifyPossessionProof({ publicKey: decoyKey }, signed, signature);
   return false;
-}
-
-/** The DER of a certificate in PEM: what a confirmation's proof signs. */
-export function certificateDer(certificatePem: string): Uint8Array {
-  return new Uint8Array(new X509Certificate(certificatePem).raw);
 }
