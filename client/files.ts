@@ -21,14 +21,7 @@ export async function writeFileAtomic(file: string, content: string, mode: numbe
  * the server issues is for this key, so a power cut must not leave the name with no key, or half of one.
  */
 export async function createFileDurably(file: string, content: string, mode: number): Promise<void> {
-  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temporary, 'wx', mode);
-  try {
-    await handle.writeFile(content, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  const temporary = await writeTemporaryDurably(file, content, mode);
   try {
     // link(2), unlike rename(2), refuses to replace an existing file: a key another run wrote is kept.
     await link(temporary, file);
@@ -40,21 +33,30 @@ export async function createFileDurably(file: string, content: string, mode: num
 
 /** Write `file` whole, replacing it, durably: a power cut leaves the old content or the new, never a mix or nothing. */
 export async function replaceFileDurably(file: string, content: string, mode: number): Promise<void> {
-  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const temporary = await writeTemporaryDurably(file, content, mode);
   try {
-    const handle = await open(temporary, 'wx', mode);
-    try {
-      await handle.writeFile(content, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true });
     throw error;
   }
   await syncDirectory(path.dirname(file));
+}
+
+/** `content` in a new temporary file beside `file`, on disk before this returns; its path. Removed on failure. */
+async function writeTemporaryDurably(file: string, content: string, mode: number): Promise<string> {
+  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temporary, 'wx', mode);
+  try {
+    await handle.writeFile(content, 'utf8');
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  await handle.close();
+  return temporary;
 }
 
 /** Remove `file` (nothing to do when it is absent), and have the removal on disk before this returns. */
