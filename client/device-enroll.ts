@@ -7,7 +7,7 @@
  * same token and the same key with the same certificate.
  */
 import 'reflect-metadata';
-import { X509Certificate, createPublicKey } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Pkcs10CertificateRequest } from '@peculiar/x509';
@@ -16,6 +16,7 @@ import { createDeviceCsr } from './device-csr.ts';
 import { keyTypeLabel, loadOrCreateDeviceKey, type KeyType } from './device-key.ts';
 import { EnrollmentError, isRetryable } from './errors.ts';
 import { writeFileAtomic } from './files.ts';
+import { grantProblem, withFinalNewline } from './grant-check.ts';
 import type { GraphqlClient } from './graphql-client.ts';
 import { retryWithBackoff, type RetryEvent, type RetryOptions } from './retry.ts';
 import type { CertificateGrant } from './types.ts';
@@ -176,25 +177,19 @@ async function assertKeyIsFor(serialNumber: string, files: EnrollmentFiles): Pro
 
 /** A certificate for another key (or an unusable CA) would leave the device unable to connect; stop before writing. */
 function assertCertifiesKey(grant: CertificateGrant, devicePublicKey: Uint8Array): void {
-  let certificateKey: Buffer;
-  let caIsCa: boolean;
-  try {
-    certificateKey = new X509Certificate(grant.certificatePem).publicKey.export({ type: 'spki', format: 'der' });
-    caIsCa = new X509Certificate(grant.caCertificatePem).ca;
-  } catch (error) {
+  const found = grantProblem(
+    grant,
+    createPublicKey({ key: Buffer.from(devicePublicKey), format: 'der', type: 'spki' }),
+  );
+  if (found?.problem === 'unreadable') {
     throw new EnrollmentError('InvalidCertificate', 'The server returned a certificate that cannot be read.', {
-      cause: error,
+      cause: found.cause,
     });
   }
-  if (!caIsCa) {
+  if (found?.problem === 'not a CA') {
     throw new EnrollmentError('InvalidCertificate', 'The CA certificate the server returned is not a CA certificate.');
   }
-  // Re-encoding both through OpenSSL compares the keys, not two possibly different encodings of one key.
-  const deviceKey = createPublicKey({ key: Buffer.from(devicePublicKey), format: 'der', type: 'spki' }).export({
-    type: 'spki',
-    format: 'der',
-  });
-  if (!certificateKey.equals(deviceKey)) {
+  if (found?.problem === 'another key') {
     throw new EnrollmentError(
       'CertificateKeyMismatch',
       `The certificate returned for ${grant.serialNumber} (${grant.certificateId}) is not for this device's key; ` +
@@ -207,8 +202,4 @@ function describeRetry(event: RetryEvent): string {
   const error = event.error as { errorType?: unknown; message?: unknown };
   const reason = typeof error.errorType === 'string' ? error.errorType : 'Error';
   return `${reason}: ${String(error.message)} Retrying in ${event.delayMs} ms (attempt ${event.attempt + 1} of ${event.attempts}).`;
-}
-
-function withFinalNewline(pem: string): string {
-  return pem.endsWith('\n') ? pem : `${pem}\n`;
 }

@@ -39,6 +39,7 @@ import { GraphqlError, RotationError, isRetryable } from './errors.ts';
 import { durableFiles, type DurableFiles } from './files.ts';
 import type { GraphqlClient } from './graphql-client.ts';
 import { retryWithBackoff, type RetryEvent, type RetryOptions } from './retry.ts';
+import { grantProblem, withFinalNewline } from './grant-check.ts';
 import type { CertificateCheck } from './rotation-check.ts';
 import type { CertificateGrant } from './types.ts';
 
@@ -456,16 +457,13 @@ function proof(privateKeyPem: string, signed: Uint8Array): string {
 }
 
 function requireCertifiesKey(grant: CertificateGrant, keyPem: string): void {
-  let certifies: boolean;
-  try {
-    certifies = new X509Certificate(grant.certificatePem).checkPrivateKey(createPrivateKey(keyPem));
-    if (!new X509Certificate(grant.caCertificatePem).ca) throw new TypeError('the CA certificate is not a CA');
-  } catch (error) {
+  const found = grantProblem(grant, createPublicKey(keyPem));
+  if (found?.problem === 'unreadable' || found?.problem === 'not a CA') {
     throw new RotationError('InvalidCertificate', `The server returned a certificate that cannot be used.`, {
-      cause: error,
+      cause: found.problem === 'unreadable' ? found.cause : new TypeError('the CA certificate is not a CA'),
     });
   }
-  if (!certifies) {
+  if (found?.problem === 'another key') {
     throw new RotationError(
       'CertificateKeyMismatch',
       `The certificate the server returned (${grant.certificateId}) is not for the new key; it was not written. ` +
@@ -503,10 +501,6 @@ function deadline(pending: PendingCertificate): string {
 
 function short(certificateId: string): string {
   return `${certificateId.slice(0, 12)}…`;
-}
-
-function withFinalNewline(pem: string): string {
-  return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
 
 async function readIfPresent(file: string): Promise<string | undefined> {
