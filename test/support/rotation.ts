@@ -23,10 +23,19 @@ export interface RotatingDevice {
 
 /** `openssl dgst -sha256 -sign KEY`, as base64, with a WebCrypto key. */
 export async function proofBy(privateKey: webcrypto.CryptoKey, signed: Uint8Array): Promise<string> {
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', privateKey));
-  const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+  const key = await nodePrivateKey(privateKey);
   const options = key.asymmetricKeyType === 'ec' ? { key, dsaEncoding: 'der' as const } : key;
   return sign('sha256', signed, options).toString('base64');
+}
+
+async function nodePrivateKey(privateKey: webcrypto.CryptoKey) {
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', privateKey));
+  return createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+}
+
+/** A WebCrypto private key as the PKCS#8 PEM a device keeps in its key file. */
+export async function privateKeyPem(privateKey: webcrypto.CryptoKey): Promise<string> {
+  return (await nodePrivateKey(privateKey)).export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 export function pemBody(pem: string): Uint8Array {

@@ -4,7 +4,6 @@
  * the pending certificate can no longer connect while the current one never stopped working.
  */
 import 'reflect-metadata';
-import { createPrivateKey, webcrypto } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +13,7 @@ import { createGraphqlClient, type GraphqlClient } from '../../../client/graphql
 import type { CertificateGrant, Device, DeviceEvent } from '../../../contract/api-types.ts';
 import { startLocalStack, type LocalStack } from '../../../local/stack.ts';
 import { makeCsr, type MadeCsr } from '../../support/csr.ts';
-import { pemBody, proofBy } from '../../support/rotation.ts';
+import { pemBody, privateKeyPem, proofBy } from '../../support/rotation.ts';
 
 const WINDOW_SECONDS = 2;
 let dataDir: string;
@@ -57,20 +56,13 @@ afterAll(async () => {
 const GRANT =
   'serialNumber thingName certificateId certificateArn certificatePem caCertificatePem iotEndpoint issuedAt confirmBy';
 
-async function keyPem(csr: MadeCsr): Promise<string> {
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', csr.keys.privateKey));
-  return createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })
-    .export({ type: 'pkcs8', format: 'pem' })
-    .toString();
-}
-
 async function connects(grant: CertificateGrant, csr: MadeCsr): Promise<boolean> {
   const credentials = {
     thingName: grant.thingName,
     serialNumber: grant.serialNumber,
     iotEndpoint: grant.iotEndpoint,
     certificatePem: grant.certificatePem,
-    keyPem: await keyPem(csr),
+    keyPem: await privateKeyPem(csr.keys.privateKey),
     caPem,
   };
   try {

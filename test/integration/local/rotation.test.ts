@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceMqttError, DeviceMqttSession, type DeviceCredentials } from '../../../client/device-mqtt.ts';
 import { startLocalStack, type LocalStack } from '../../../local/stack.ts';
-import { cvm } from '../../unit/cli/support/run-cli.ts';
+import { cvm, registerAndEnrollWithCli } from '../../unit/cli/support/run-cli.ts';
 
 /** Long enough for any step to finish inside it on a loaded machine, short enough to wait for a rollback. */
 const SHORT_WINDOW_SECONDS = 6;
@@ -48,23 +48,8 @@ function dataDirOf(on: LocalStack): string {
 
 /** Register `serial` and enroll it with `cvm device enroll`; returns the directory it wrote. */
 async function enrolledWithCli(on: LocalStack, serial: string): Promise<string> {
-  const registered = await cvm(['admin', 'register', serial, '--data-dir', dataDirOf(on), '--json']);
-  expect(registered.code).toBe(0);
-  const { registrationToken } = JSON.parse(registered.stdout) as { registrationToken: string };
   const dir = path.join(workDir, serial);
-  const enrolled = await cvm([
-    'device',
-    'enroll',
-    '--serial',
-    serial,
-    '--token',
-    registrationToken,
-    '--data-dir',
-    dataDirOf(on),
-    '--out',
-    dir,
-  ]);
-  expect(enrolled.code).toBe(0);
+  await registerAndEnrollWithCli(dataDirOf(on), serial, dir);
   return dir;
 }
 

@@ -17,7 +17,7 @@ import {
   type MqttTarget,
 } from '../../../../client/device-mqtt.ts';
 import { startLocalStack, type LocalStack } from '../../../../local/stack.ts';
-import { cvm } from '../../../unit/cli/support/run-cli.ts';
+import { cvm, registerAndEnrollWithCli } from '../../../unit/cli/support/run-cli.ts';
 
 let dataDir: string;
 let workDir: string;
@@ -39,23 +39,8 @@ afterAll(async () => {
 
 /** Register and enroll `serial` with the `cvm` command; the device's files are in the returned directory. */
 async function enrolledDevice(serial: string): Promise<{ dir: string; credentials: DeviceCredentials }> {
-  const registered = await cvm(['admin', 'register', serial, '--data-dir', dataDir, '--json']);
-  expect(registered.code).toBe(0);
-  const { registrationToken } = JSON.parse(registered.stdout) as { registrationToken: string };
   const dir = path.join(workDir, serial);
-  const enrolled = await cvm([
-    'device',
-    'enroll',
-    '--serial',
-    serial,
-    '--token',
-    registrationToken,
-    '--data-dir',
-    dataDir,
-    '--out',
-    dir,
-  ]);
-  expect(enrolled.code).toBe(0);
+  await registerAndEnrollWithCli(dataDir, serial, dir);
   return { dir, credentials: await readDeviceCredentials(dir) };
 }
 

@@ -39,3 +39,26 @@ export async function cvm(argv: readonly string[], options: RunOptions = {}): Pr
   const code = await runCli(argv, context);
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
+
+/**
+ * Register `serial` on the local stack of `dataDir` and enroll it with `cvm device enroll --out outDir`, as an
+ * admin and a device would type it; fails the test when either command fails.
+ */
+export async function registerAndEnrollWithCli(dataDir: string, serial: string, outDir: string): Promise<void> {
+  const registered = await cvm(['admin', 'register', serial, '--data-dir', dataDir, '--json']);
+  if (registered.code !== 0) throw new Error(`cvm admin register ${serial} failed: ${registered.stderr}`);
+  const { registrationToken } = JSON.parse(registered.stdout) as { registrationToken: string };
+  const enrolled = await cvm([
+    'device',
+    'enroll',
+    '--serial',
+    serial,
+    '--token',
+    registrationToken,
+    '--data-dir',
+    dataDir,
+    '--out',
+    outDir,
+  ]);
+  if (enrolled.code !== 0) throw new Error(`cvm device enroll ${serial} failed: ${enrolled.stderr}`);
+}

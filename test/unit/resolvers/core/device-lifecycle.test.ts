@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { transitionCases } from '../../../support/transition-table.ts';
 import type { DeviceRecord } from '../../../../resolvers/core/device.ts';
 import {
   abandon,
@@ -176,15 +177,7 @@ const EXPECTED: Record<string, Record<string, string>> = {
   },
 };
 
-const CASES = Object.entries(STATES).flatMap(([state, record]) =>
-  Object.entries(TRANSITIONS).map(([transition, apply]) => ({
-    state,
-    transition,
-    record,
-    apply,
-    expected: EXPECTED[state]?.[transition] ?? 'missing from the table',
-  })),
-);
+const CASES = transitionCases(STATES, TRANSITIONS, EXPECTED, 'missing from the table');
 
 describe('device lifecycle', () => {
   it.each(CASES)('$state × $transition → $expected', ({ record, apply, expected }) => {

@@ -3,6 +3,7 @@
  * to exactly the state written here. A new state or transition without its row fails the table.
  */
 import { describe, expect, it } from 'vitest';
+import { transitionCases } from '../../../support/transition-table.ts';
 import type { DeviceRecord } from '../../../../resolvers/core/device.ts';
 import {
   abandonRenewal,
@@ -147,15 +148,7 @@ const EXPECTED: Record<string, Partial<Record<string, string>>> = {
   REVOKED: {},
 };
 
-const CASES = Object.entries(STATES).flatMap(([state, record]) =>
-  Object.entries(TRANSITIONS).map(([transition, apply]) => ({
-    state,
-    transition,
-    record,
-    apply,
-    expected: EXPECTED[state]?.[transition] ?? 'refused',
-  })),
-);
+const CASES = transitionCases(STATES, TRANSITIONS, EXPECTED, 'refused');
 
 describe('rotation lifecycle', () => {
   it.each(CASES)('$state × $transition → $expected', ({ record, apply, expected }) => {
