@@ -62,6 +62,18 @@ export interface DeviceMetadata {
   readonly issuedAt: string;
 }
 
+/** What `device.json` records of a grant (everything but the PEMs, which have files of their own). */
+export function deviceMetadataOf(grant: CertificateGrant): DeviceMetadata {
+  return {
+    serialNumber: grant.serialNumber,
+    thingName: grant.thingName,
+    certificateId: grant.certificateId,
+    certificateArn: grant.certificateArn,
+    iotEndpoint: grant.iotEndpoint,
+    issuedAt: grant.issuedAt,
+  };
+}
+
 export interface EnrollResult extends DeviceMetadata {
   readonly keyType: KeyType;
   /** True when the key was already in outDir. */
@@ -114,14 +126,7 @@ export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult
   );
 
   assertCertifiesKey(grant, key.spki);
-  const metadata: DeviceMetadata = {
-    serialNumber: grant.serialNumber,
-    thingName: grant.thingName,
-    certificateId: grant.certificateId,
-    certificateArn: grant.certificateArn,
-    iotEndpoint: grant.iotEndpoint,
-    issuedAt: grant.issuedAt,
-  };
+  const metadata = deviceMetadataOf(grant);
   await writeFileAtomic(files.certificate, withFinalNewline(grant.certificatePem), 0o644);
   await writeFileAtomic(files.ca, withFinalNewline(grant.caCertificatePem), 0o644);
   await writeFileAtomic(files.metadata, `${JSON.stringify(metadata, null, 2)}\n`, 0o644);

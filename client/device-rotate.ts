@@ -26,7 +26,7 @@ import path from 'node:path';
 import { Pkcs10CertificateRequest } from '@peculiar/x509';
 import { confirmCertificate, renewCertificate } from './device-api.ts';
 import { createDeviceCsr } from './device-csr.ts';
-import { enrollmentFiles, type DeviceMetadata, type EnrollmentFiles } from './device-enroll.ts';
+import { deviceMetadataOf, enrollmentFiles, type DeviceMetadata, type EnrollmentFiles } from './device-enroll.ts';
 import {
   generatePrivateKeyPem,
   keyTypeLabel,
@@ -287,12 +287,7 @@ async function renew(rotation: Rotation, enrolled: EnrolledDevice, nextKey: NewK
   requireCertifiesKey(grant, nextKey.pem);
 
   const pending: PendingCertificate = {
-    serialNumber: grant.serialNumber,
-    thingName: grant.thingName,
-    certificateId: grant.certificateId,
-    certificateArn: grant.certificateArn,
-    iotEndpoint: grant.iotEndpoint,
-    issuedAt: grant.issuedAt,
+    ...deviceMetadataOf(grant),
     confirmBy: grant.confirmBy,
     previousCertificateId: certificateId,
   };
