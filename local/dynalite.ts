@@ -5,6 +5,8 @@
  * It runs in a worker thread of this process (dynalite-worker.js), the way DynamoDB runs apart from the Lambda: its
  * request handling was the largest share of the local stack's event loop, which also serves the AppSync twin and
  * the resolver. The data is where it was (LevelDB at `path`, or memory), and the port is still loopback only.
+ * The client it returns reaches the thread by message instead of that port (dynalite-port-handler.ts): the SDK
+ * still builds, signs and parses every call, but neither side pays for a socket and an HTTP exchange.
  */
 import { Worker } from 'node:worker_threads';
 import {
@@ -22,12 +24,14 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput } from '../contract/table-layout.ts';
+import { DynalitePortHandler, type PortResponse } from './dynalite-port-handler.ts';
 
 /** What dynalite-worker.js posts. */
 type WorkerMessage =
   | { readonly kind: 'listening'; readonly port: number }
   | { readonly kind: 'failed'; readonly message: string; readonly code?: string }
-  | { readonly kind: 'closed'; readonly message?: string };
+  | { readonly kind: 'closed'; readonly message?: string }
+  | PortResponse;
 
 const WORKER_FILE = new URL('./dynalite-worker.js', import.meta.url);
 
@@ -41,9 +45,9 @@ export interface StartDynaliteOptions {
 }
 
 export interface RunningDynalite {
-  /** `http://host:port`, for a DynamoDB client's `endpoint`. */
+  /** `http://host:port`, for a DynamoDB client of its own (another process, the Lambda entry in tests). */
   readonly endpoint: string;
-  /** A client already pointed at the endpoint. */
+  /** A client whose requests reach dynalite's thread without a socket (dynalite-port-handler.ts). */
   readonly client: DynamoDBClient;
   /** Destroys the client and stops the server; the process can exit afterwards. */
   close(): Promise<void>;
@@ -72,11 +76,18 @@ export async function startDynalite(options: StartDynaliteOptions = {}): Promise
   });
 
   const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const requestHandler = new DynalitePortHandler(worker);
+  worker.on('message', (message: WorkerMessage) => {
+    if (message.kind === 'response') requestHandler.answer(message);
+  });
+  worker.on('error', (error) => requestHandler.fail(new Error(`dynalite's thread failed: ${error.message}`)));
+  worker.on('exit', (code) => requestHandler.fail(new Error(`dynalite's thread has ended (exit code ${code}).`)));
   const client = new DynamoDBClient({
     endpoint,
     region: 'us-east-1',
     // dynalite checks that requests are signed, not what with.
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler,
   });
 
   let closing: Promise<void> | undefined;
@@ -92,9 +103,16 @@ export async function startDynalite(options: StartDynaliteOptions = {}): Promise
 
 async function closeWorker(worker: Worker, client: DynamoDBClient): Promise<void> {
   client.destroy();
+  // The requests posted before 'close' are answered first: the thread takes its messages in order, and dynalite
+  // closes its store only after the operations under way.
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const closed = new Promise<WorkerMessage>((resolve, reject) => {
-    worker.once('message', resolve);
+    const onMessage = (message: WorkerMessage) => {
+      if (message.kind === 'response') return;
+      worker.off('message', onMessage);
+      resolve(message);
+    };
+    worker.on('message', onMessage);
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`dynalite's thread ended (exit code ${code}) while closing.`)));
   });

@@ -5,7 +5,11 @@
  *
  * The two alternate in rounds (crypto on a slice of the devices, then those devices over HTTPS), so that a change of
  * the machine's load during the run weighs on both rates alike instead of on whichever ran at the time.
+ *
+ * The devices run in a process of their own (https-devices.ts), as devices do: in this process, their TLS, HTTP and
+ * JSON work shared the stack's event loop and was counted as the stack's.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +22,8 @@ import { issueDeviceCertificate } from '../../resolvers/adapters/authority/local
 import { createCa } from '../../resolvers/adapters/authority/local-ca/local-ca.ts';
 import { inspectCsr } from '../../resolvers/core/csr.ts';
 import type { Figure } from './figure.ts';
+import type { DeviceToEnroll, DevicesAnswer, DevicesMessage, DevicesSetup } from './https-devices.ts';
+import { runPool } from './run-pool.ts';
 
 const CONCURRENCY = 8;
 const ROUNDS = 3;
@@ -25,9 +31,9 @@ const ROUNDS = 3;
 export const localHttps: Figure = {
   name: 'https',
   async run(report, options) {
-    const devices = Number(process.env.BENCH_HTTPS_DEVICES ?? (options.quick ? 100 : 300));
+    const deviceCount = Number(process.env.BENCH_HTTPS_DEVICES ?? (options.quick ? 100 : 300));
     const csrs = new Map<string, string>();
-    for (let i = 0; i < devices; i += 1) {
+    for (let i = 0; i < deviceCount; i += 1) {
       const serial = `HTTPS-${String(i).padStart(6, '0')}`;
       csrs.set(serial, await createDeviceCsr(serial, await generateDeviceKey('ec-p256')));
     }
@@ -56,12 +62,7 @@ export const localHttps: Figure = {
           },
         },
       });
-      const device = createGraphqlClient({
-        url: stack.config.graphqlUrl,
-        ca: tlsCa,
-        auth: { kind: 'apiKey', apiKey: stack.config.apiKey },
-      });
-      const tokens = new Map<string, string>();
+      const devicesToEnroll = new Map<string, DeviceToEnroll>();
       for (let i = 0; i < serials.length; i += 100) {
         const input = serials.slice(i, i + 100).map((serialNumber) => ({ serialNumber }));
         const data = await admin.request<{
@@ -70,30 +71,36 @@ export const localHttps: Figure = {
           'mutation($input: [RegisterDeviceInput!]!) { registerDevices(input: $input) { registrationToken device { serialNumber } } }',
           { input },
         );
-        for (const registration of data.registerDevices)
-          tokens.set(registration.device.serialNumber, registration.registrationToken);
+        for (const { device, registrationToken } of data.registerDevices) {
+          const serial = device.serialNumber;
+          devicesToEnroll.set(serial, { serial, token: registrationToken, csr: csrs.get(serial) ?? '' });
+        }
       }
-      const enroll = async (serial: string): Promise<void> => {
-        await device.request(
-          'mutation($input: RequestCertificateInput!) { requestCertificate(input: $input) { certificateId } }',
-          { input: { serialNumber: serial, registrationToken: tokens.get(serial), csr: csrs.get(serial) } },
-        );
-      };
+      const devices = startDevices({
+        graphqlUrl: stack.config.graphqlUrl,
+        tlsCa,
+        apiKey: stack.config.apiKey,
+        concurrency: CONCURRENCY,
+      });
       let cryptoMs = 0;
       let httpsMs = 0;
-      const roundSize = Math.ceil(serials.length / ROUNDS);
-      for (let start = 0; start < serials.length; start += roundSize) {
-        const round = serials.slice(start, start + roundSize);
-        cryptoMs += await timed(() => runPool(round, CONCURRENCY, cryptoOnly));
-        httpsMs += await timed(() => runPool(round, CONCURRENCY, enroll));
+      try {
+        const roundSize = Math.ceil(serials.length / ROUNDS);
+        for (let start = 0; start < serials.length; start += roundSize) {
+          const round = serials.slice(start, start + roundSize);
+          cryptoMs += await timed(() => runPool(round, CONCURRENCY, cryptoOnly));
+          httpsMs += await devices.enroll(round.map((serial) => devicesToEnroll.get(serial) as DeviceToEnroll));
+        }
+      } finally {
+        await devices.stop();
       }
-      const cryptoRate = devices / (cryptoMs / 1000);
-      const httpsRate = devices / (httpsMs / 1000);
+      const cryptoRate = serials.length / (cryptoMs / 1000);
+      const httpsRate = serials.length / (httpsMs / 1000);
       report(
         'local HTTPS enrollment rate ÷ crypto-only rate',
         (httpsRate / cryptoRate).toFixed(2),
         '≥ 0.5',
-        `${httpsRate.toFixed(0)}/s vs ${cryptoRate.toFixed(0)}/s, ${devices} devices, ${CONCURRENCY} at a time, ` +
+        `${httpsRate.toFixed(0)}/s vs ${cryptoRate.toFixed(0)}/s, ${deviceCount} devices, ${CONCURRENCY} at a time, ` +
           `in ${ROUNDS} alternating rounds`,
       );
     } finally {
@@ -109,15 +116,36 @@ async function timed(work: () => Promise<void>): Promise<number> {
   return performance.now() - started;
 }
 
-async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const item = items[next] as T;
-        next += 1;
-        await work(item);
-      }
-    }),
-  );
+interface Devices {
+  /** Enrolls these devices over HTTPS in the devices' process; resolves to how long that took, in ms. */
+  enroll(round: readonly DeviceToEnroll[]): Promise<number>;
+  stop(): Promise<void>;
+}
+
+function startDevices(setup: DevicesSetup): Devices {
+  const child: ChildProcess = fork(new URL('./https-devices.ts', import.meta.url), {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, CVM_BENCH_DEVICES: JSON.stringify(setup) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const send = (message: DevicesMessage) => child.send(message);
+  return {
+    enroll(round) {
+      return new Promise((resolve, reject) => {
+        const onExit = (code: number | null) => reject(new Error(`The devices' process ended (exit code ${code}).`));
+        child.once('exit', onExit);
+        child.once('message', (answer: DevicesAnswer) => {
+          child.off('exit', onExit);
+          if (answer.kind === 'done') resolve(answer.ms);
+          else reject(new Error(`A device could not enroll: ${answer.message}`));
+        });
+        send({ kind: 'round', devices: round });
+      });
+    },
+    async stop() {
+      if (child.connected) send('stop');
+      await exited;
+    },
+  };
 }
