@@ -20,14 +20,14 @@ export interface WriteFileAtomicOptions {
 
 export async function writeFileAtomic(
   path: string,
-  content: string,
+  content: string | Uint8Array,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const temporaryPath = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(temporaryPath, 'wx', options.mode ?? 0o644);
   try {
     try {
-      await handle.writeFile(content, 'utf8');
+      await handle.writeFile(content);
       if (options.durable ?? true) {
         await handle.sync();
       }
@@ -96,8 +96,13 @@ export function isTemporaryFileName(name: string): boolean {
 
 /** The file's text, or undefined when it does not exist (any other failure is thrown). */
 export async function readFileIfPresent(path: string): Promise<string | undefined> {
+  return (await readBytesIfPresent(path))?.toString('utf8');
+}
+
+/** The file's bytes, or undefined when it does not exist (any other failure is thrown). */
+export async function readBytesIfPresent(path: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
