@@ -11,7 +11,7 @@
  * enrollment several times slower.
  *
  * A plain file descriptor rather than a FileHandle: node closes a FileHandle it collects, with a warning, and the
- * composition roots that open a registry do not all close it; the descriptor lives as long as the process.
+ * local stack does not close its registry (local-core.ts); the descriptor lives until close() or the process's exit.
  */
 import { close, ftruncate, open, write } from 'node:fs';
 import { readBytesIfPresent } from './atomic-file.ts';
