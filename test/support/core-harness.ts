@@ -307,6 +307,7 @@ export async function startCoreHarness(settings: Partial<CoreSettings> = {}): Pr
     deviceCaPem: opened.deviceCa.certPem,
     close: async () => {
       await table.close();
+      await opened.authority.registry.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

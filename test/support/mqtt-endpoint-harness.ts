@@ -71,6 +71,7 @@ export async function startMqttEndpointHarness(policy: IotPolicyDocument): Promi
     },
     async close() {
       await endpoint.close();
+      await authority.registry.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -66,10 +66,21 @@ async function show(on: LocalStack, serial: string) {
   };
 }
 
-/** The certificate's status in the local CA (`<data dir>/iot/registry/certificates/<id>.json`, as the README shows). */
-async function authorityStatus(on: LocalStack, certificateId: string): Promise<string> {
-  const file = path.join(dataDirOf(on), 'iot', 'registry', 'certificates', `${certificateId}.json`);
-  return (JSON.parse(await readFile(file, 'utf8')) as { status: string }).status;
+/**
+ * The certificate's status in the local CA, read as the README shows: the last line for it in
+ * `<data dir>/iot/registry/snapshot.jsonl` and then `journal.jsonl`.
+ */
+async function authorityStatus(on: LocalStack, certificateId: string): Promise<string | undefined> {
+  const registry = path.join(dataDirOf(on), 'iot', 'registry');
+  const lines = [
+    ...(await readFile(path.join(registry, 'snapshot.jsonl'), 'utf8')).split('\n'),
+    ...(await readFile(path.join(registry, 'journal.jsonl'), 'utf8')).split('\n'),
+  ];
+  const versions = lines
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as { kind: string; key: string; record: { status: string } | null })
+    .filter((version) => version.kind === 'certificate' && version.key === certificateId);
+  return versions.at(-1)?.record?.status;
 }
 
 /** Connects with this key and certificate: 'connected', or the refusal's type. */

@@ -26,3 +26,26 @@ export { CertificateRevokedError } from '../../../core/errors.ts';
 export class DeleteConflictError extends Error {
   override readonly name = 'DeleteConflictError';
 }
+
+/**
+ * A registry file holds what the registry never writes: a line that is not a whole record, not at the end where a
+ * killed process may have cut one short. Opening stops there rather than guess which records to trust.
+ */
+export class RegistryFileError extends Error {
+  override readonly name = 'RegistryFileError';
+
+  constructor(
+    readonly file: string,
+    /** 1-based. */
+    readonly line: number,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `The local CA's registry file ${file} is damaged at line ${line}: ${reason}. Each line is one version of one ` +
+        'record: repair or remove that line, or delete the registry directory to start afresh (the local CA then ' +
+        'forgets every certificate and thing it holds).',
+      options,
+    );
+  }
+}
