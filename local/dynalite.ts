@@ -162,6 +162,8 @@ async function migrateToCurrentLayout(client: DynamoDBClient, tableName: string)
   if (table !== undefined && !current) {
     process.stderr.write(`cvm: migrating the local table ${tableName} to the current layout (new indexes)\n`);
     if (sideTable === undefined) await client.send(new CreateTableCommand(createTableInput(side)));
+    // A table takes writes only once ACTIVE, as in DynamoDB (dynalite makes it so on its next turn).
+    await waitUntilTableExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: side });
     await copyItems(client, tableName, side);
     await client.send(new DeleteTableCommand({ TableName: tableName }));
     await waitUntilTableNotExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: tableName });

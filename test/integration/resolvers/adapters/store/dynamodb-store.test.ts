@@ -8,7 +8,7 @@ import {
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { ensureTable, startDynalite } from '../../../../../local/dynalite.ts';
 import { createTableInput, ROTATION_INDEX, STATUS_INDEX } from '../../../../../contract/table-layout.ts';
 import { DynamoDbDeviceStore } from '../../../../../resolvers/adapters/store/dynamodb-store.ts';
@@ -173,6 +173,10 @@ describe('DynamoDbDeviceStore on dynalite', () => {
           ),
         };
         await dynalite.client.send(new CreateTableCommand(older));
+        await waitUntilTableExists(
+          { client: dynalite.client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 },
+          { TableName: older.TableName },
+        );
         const oldStore = new DynamoDbDeviceStore({ client: dynalite.client, tableName: 'cvm-before-rotation' });
         const kept = Array.from({ length: 60 }, (_, i) => device(`kept-${String(i).padStart(2, '0')}`));
         for (const record of kept) await oldStore.create(record);
