@@ -4,7 +4,8 @@
  * how long the round took. Started by local-https.ts with an IPC channel; never run by hand.
  *
  * Messages in: `{ kind: 'round', devices: [{ serial, token, csr }] }`, then `'stop'`.
- * Messages out: `{ kind: 'done', ms }` or `{ kind: 'failed', message }` for each round.
+ * Messages out: `{ kind: 'ready' }` once loaded, then `{ kind: 'done', ms }` or `{ kind: 'failed', message }` for
+ * each round.
  */
 import { performance } from 'node:perf_hooks';
 import { createGraphqlClient } from '../../client/graphql-client.ts';
@@ -26,6 +27,7 @@ export interface DeviceToEnroll {
 export type DevicesMessage = { readonly kind: 'round'; readonly devices: readonly DeviceToEnroll[] } | 'stop';
 
 export type DevicesAnswer =
+  | { readonly kind: 'ready' }
   | { readonly kind: 'done'; readonly ms: number }
   | { readonly kind: 'failed'; readonly message: string };
 
@@ -54,6 +56,7 @@ function main(): void {
       (error: unknown) => answer({ kind: 'failed', message: error instanceof Error ? error.message : String(error) }),
     );
   });
+  answer({ kind: 'ready' });
 }
 
 main();

@@ -76,7 +76,7 @@ export const localHttps: Figure = {
           devicesToEnroll.set(serial, { serial, token: registrationToken, csr: csrs.get(serial) ?? '' });
         }
       }
-      const devices = startDevices({
+      const devices = await startDevices({
         graphqlUrl: stack.config.graphqlUrl,
         tlsCa,
         apiKey: stack.config.apiKey,
@@ -122,13 +122,22 @@ interface Devices {
   stop(): Promise<void>;
 }
 
-function startDevices(setup: DevicesSetup): Devices {
+/** Starts the devices' process and waits until it is loaded, so that its start does not weigh on a timed round. */
+async function startDevices(setup: DevicesSetup): Promise<Devices> {
   const child: ChildProcess = fork(new URL('./https-devices.ts', import.meta.url), {
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, CVM_BENCH_DEVICES: JSON.stringify(setup) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`The devices' process ended (exit code ${code}).`));
+    child.once('exit', onExit);
+    child.once('message', () => {
+      child.off('exit', onExit);
+      resolve();
+    });
+  });
   const send = (message: DevicesMessage) => child.send(message);
   return {
     enroll(round) {
@@ -138,7 +147,8 @@ function startDevices(setup: DevicesSetup): Devices {
         child.once('message', (answer: DevicesAnswer) => {
           child.off('exit', onExit);
           if (answer.kind === 'done') resolve(answer.ms);
-          else reject(new Error(`A device could not enroll: ${answer.message}`));
+          else if (answer.kind === 'failed') reject(new Error(`A device could not enroll: ${answer.message}`));
+          else reject(new Error(`The devices' process answered a round with '${answer.kind}'.`));
         });
         send({ kind: 'round', devices: round });
       });
