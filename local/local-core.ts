@@ -60,5 +60,13 @@ export async function openLocalCore(options: LocalCoreOptions): Promise<LocalCor
     telemetry: options.telemetry,
     settings: options.settings,
   };
-  return { ctx, authority, close: () => dynalite.close() };
+  return {
+    ctx,
+    authority,
+    close: async () => {
+      await dynalite.close();
+      // Stores what is still queued and releases the journal's file.
+      await authority.authority.registry.close();
+    },
+  };
 }

@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -359,7 +359,11 @@ describe('npm start: the local stack', () => {
 
   it('keeps its state and credentials across a restart', async () => {
     const token = await register('E2E-RESTART-1');
+    const journal = path.join(dataDir, 'iot', 'registry', 'journal.jsonl');
+    expect(await filesOpenAt(journal)).toBe(1);
     await stack.close();
+    // Closing released the registry's journal: nothing of the closed stack holds it open.
+    expect(await filesOpenAt(journal)).toBe(0);
     stack = await startLocalStack({ dataDir, port: 0, log: () => undefined });
     const restarted = stack.config;
     expect(restarted.apiKey).toBe(config.apiKey);
@@ -385,3 +389,10 @@ describe('npm start: the local stack', () => {
     expect(run.code).toBe(0);
   });
 });
+
+/** How many of this process's file descriptors are open on `file` (Linux: /proc/self/fd). */
+async function filesOpenAt(file: string): Promise<number> {
+  const descriptors = await readdir('/proc/self/fd');
+  const targets = await Promise.all(descriptors.map((fd) => readlink(path.join('/proc/self/fd', fd)).catch(() => '')));
+  return targets.filter((target) => target === file).length;
+}

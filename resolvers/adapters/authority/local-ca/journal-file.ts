@@ -10,8 +10,9 @@
  * written lines are in the kernel's cache and survive it) and a power cut is not; flushing every write would make
  * enrollment several times slower.
  *
- * A plain file descriptor rather than a FileHandle: node closes a FileHandle it collects, with a warning, and the
- * local stack does not close its registry (local-core.ts); the descriptor lives until close() or the process's exit.
+ * A plain file descriptor rather than a FileHandle: node closes a FileHandle it collects, with a warning, and a
+ * registry that is never closed (a test's, a killed stack's) should not warn; the descriptor lives until close() or
+ * the process's exit.
  */
 import { close, ftruncate, open, write } from 'node:fs';
 import { readBytesIfPresent } from './atomic-file.ts';
