@@ -9,13 +9,12 @@
 import 'reflect-metadata';
 import { createPublicKey } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Pkcs10CertificateRequest } from '@peculiar/x509';
 import { requestCertificate } from './device-api.ts';
 import { createDeviceCsr } from './device-csr.ts';
 import { keyTypeLabel, loadOrCreateDeviceKey, type KeyType } from './device-key.ts';
 import { EnrollmentError, isRetryable } from './errors.ts';
-import { writeFileAtomic } from './files.ts';
+import { pathsIn, writeFileAtomic } from './files.ts';
 import { grantProblem, withFinalNewline } from './grant-check.ts';
 import type { GraphqlClient } from './graphql-client.ts';
 import { retryWithBackoff, type RetryEvent, type RetryOptions } from './retry.ts';
@@ -136,14 +135,7 @@ export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult
 }
 
 export function enrollmentFiles(outDir: string): EnrollmentFiles {
-  const directory = path.resolve(outDir);
-  return {
-    key: path.join(directory, ENROLLMENT_FILES.key),
-    csr: path.join(directory, ENROLLMENT_FILES.csr),
-    certificate: path.join(directory, ENROLLMENT_FILES.certificate),
-    ca: path.join(directory, ENROLLMENT_FILES.ca),
-    metadata: path.join(directory, ENROLLMENT_FILES.metadata),
-  };
+  return pathsIn(outDir, ENROLLMENT_FILES);
 }
 
 /**

@@ -36,7 +36,7 @@ import {
 } from './device-key.ts';
 import type { DeviceCredentials } from './device-mqtt.ts';
 import { GraphqlError, RotationError, isRetryable } from './errors.ts';
-import { durableFiles, type DurableFiles } from './files.ts';
+import { durableFiles, pathsIn, type DurableFiles } from './files.ts';
 import type { GraphqlClient } from './graphql-client.ts';
 import { retryWithBackoff, type RetryEvent, type RetryOptions } from './retry.ts';
 import { grantProblem, withFinalNewline } from './grant-check.ts';
@@ -100,14 +100,7 @@ export interface RotateResult extends DeviceMetadata {
 const DEFAULT_KEY_TYPE: KeyType = 'ec-p256';
 
 export function rotationFiles(dir: string): RotationFiles {
-  const directory = path.resolve(dir);
-  return {
-    key: path.join(directory, ROTATION_FILES.key),
-    csr: path.join(directory, ROTATION_FILES.csr),
-    certificate: path.join(directory, ROTATION_FILES.certificate),
-    ca: path.join(directory, ROTATION_FILES.ca),
-    pending: path.join(directory, ROTATION_FILES.pending),
-  };
+  return pathsIn(dir, ROTATION_FILES);
 }
 
 interface EnrolledDevice {

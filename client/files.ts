@@ -3,6 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { link, open, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+/** Each of a device's file names, `{ key: 'device.key.pem', … }`, as an absolute path in `dir`. */
+export function pathsIn<Names extends Readonly<Record<string, string>>>(
+  dir: string,
+  names: Names,
+): { readonly [name in keyof Names]: string } {
+  const directory = path.resolve(dir);
+  return Object.fromEntries(Object.entries(names).map(([name, file]) => [name, path.join(directory, file)])) as {
+    readonly [name in keyof Names]: string;
+  };
+}
+
 /** Write `content` to a temporary file beside `file`, then rename it over `file` (atomic on one filesystem). */
 export async function writeFileAtomic(file: string, content: string, mode: number): Promise<void> {
   const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
