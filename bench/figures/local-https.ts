@@ -130,28 +130,26 @@ async function startDevices(setup: DevicesSetup): Promise<Devices> {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  await new Promise<void>((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`The devices' process ended (exit code ${code}).`));
-    child.once('exit', onExit);
-    child.once('message', () => {
-      child.off('exit', onExit);
-      resolve();
+  /** The process's next answer; rejects if it ends first. */
+  const nextAnswer = () =>
+    new Promise<DevicesAnswer>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`The devices' process ended (exit code ${code}).`));
+      child.once('exit', onExit);
+      child.once('message', (answer: DevicesAnswer) => {
+        child.off('exit', onExit);
+        resolve(answer);
+      });
     });
-  });
+  await nextAnswer();
   const send = (message: DevicesMessage) => child.send(message);
   return {
-    enroll(round) {
-      return new Promise((resolve, reject) => {
-        const onExit = (code: number | null) => reject(new Error(`The devices' process ended (exit code ${code}).`));
-        child.once('exit', onExit);
-        child.once('message', (answer: DevicesAnswer) => {
-          child.off('exit', onExit);
-          if (answer.kind === 'done') resolve(answer.ms);
-          else if (answer.kind === 'failed') reject(new Error(`A device could not enroll: ${answer.message}`));
-          else reject(new Error(`The devices' process answered a round with '${answer.kind}'.`));
-        });
-        send({ kind: 'round', devices: round });
-      });
+    async enroll(round) {
+      const answered = nextAnswer();
+      send({ kind: 'round', devices: round });
+      const answer = await answered;
+      if (answer.kind === 'done') return answer.ms;
+      if (answer.kind === 'failed') throw new Error(`A device could not enroll: ${answer.message}`);
+      throw new Error(`The devices' process answered a round with '${answer.kind}'.`);
     },
     async stop() {
       if (child.connected) send('stop');
