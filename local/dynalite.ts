@@ -24,6 +24,7 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput } from '../contract/table-layout.ts';
+import { DYNAMODB_CLIENT_DEFAULTS } from '../resolvers/adapters/store/item-calls.ts';
 import { DynalitePortHandler, type PortResponse } from './dynalite-port-handler.ts';
 
 /** What dynalite-worker.js posts. */
@@ -83,6 +84,7 @@ export async function startDynalite(options: StartDynaliteOptions = {}): Promise
   worker.on('error', (error) => requestHandler.fail(new Error(`dynalite's thread failed: ${error.message}`)));
   worker.on('exit', (code) => requestHandler.fail(new Error(`dynalite's thread has ended (exit code ${code}).`)));
   const client = new DynamoDBClient({
+    ...DYNAMODB_CLIENT_DEFAULTS,
     endpoint,
     region: 'us-east-1',
     // dynalite checks that requests are signed, not what with.

@@ -7,6 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { IoTClient } from '@aws-sdk/client-iot';
 import type { Context } from 'aws-lambda';
 import { DynamoDbSecretStore } from './adapters/store/dynamodb-secret-store.ts';
+import { DYNAMODB_CLIENT_DEFAULTS } from './adapters/store/item-calls.ts';
 import { DynamoDbDeviceStore } from './adapters/store/dynamodb-store.ts';
 import { AwsIotAuthority, createIotClient } from './adapters/authority/aws-iot/iot-authority.ts';
 import { PowertoolsTelemetry } from './adapters/telemetry/powertools-telemetry.ts';
@@ -55,7 +56,11 @@ export function createLambdaHandler(env: Readonly<Record<string, string | undefi
   };
   // Timeouts keep one hung connection from using up the invocation; the core's own deadlines do the rest.
   const dynamodb =
-    clients.dynamodb ?? new DynamoDBClient({ requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 } });
+    clients.dynamodb ??
+    new DynamoDBClient({
+      ...DYNAMODB_CLIENT_DEFAULTS,
+      requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+    });
   const store = new DynamoDbDeviceStore({ client: dynamodb, tableName });
   const telemetry = new PowertoolsTelemetry();
   const authority = new AwsIotAuthority({

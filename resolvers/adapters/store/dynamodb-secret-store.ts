@@ -3,11 +3,11 @@
  * The first writer of a name wins with a conditional put; everyone after reads its value.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConditionFailedError } from '../../core/errors.ts';
 import type { SecretStore } from '../../core/ports.ts';
 import { PARTITION_KEY, SORT_KEY } from '../../../contract/table-layout.ts';
 import { sendTranslated } from './dynamodb-errors.ts';
+import { ItemCalls } from './item-calls.ts';
 
 export interface DynamoDbSecretStoreOptions {
   readonly client: DynamoDBClient;
@@ -18,11 +18,11 @@ const SECRET_SORT_KEY = 'SECRET';
 const secretPartitionKey = (name: string): string => `SECRET#${name}`;
 
 export class DynamoDbSecretStore implements SecretStore {
-  private readonly documents: DynamoDBDocumentClient;
+  private readonly items: ItemCalls;
   private readonly tableName: string;
 
   constructor(options: DynamoDbSecretStoreOptions) {
-    this.documents = DynamoDBDocumentClient.from(options.client);
+    this.items = new ItemCalls(options.client);
     this.tableName = options.tableName;
   }
 
@@ -30,21 +30,19 @@ export class DynamoDbSecretStore implements SecretStore {
     const key = { [PARTITION_KEY]: secretPartitionKey(name), [SORT_KEY]: SECRET_SORT_KEY };
     try {
       await sendTranslated(() =>
-        this.documents.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { ...key, value: fresh },
-            ConditionExpression: 'attribute_not_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-          }),
-        ),
+        this.items.put({
+          TableName: this.tableName,
+          Item: { ...key, value: fresh },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+        }),
       );
       return fresh;
     } catch (error) {
       if (!(error instanceof ConditionFailedError)) throw error;
     }
-    const { Item: item } = await sendTranslated(() =>
-      this.documents.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
+    const item = await sendTranslated(() =>
+      this.items.get({ TableName: this.tableName, Key: key, ConsistentRead: true }),
     );
     const stored: unknown = item?.['value'];
     if (!(stored instanceof Uint8Array)) {

@@ -7,21 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../core/device.ts';
 import { ConditionFailedError, CvmError, ThrottledError } from '../../core/errors.ts';
 import { parseDeviceRecord } from '../../core/device-record.ts';
 import type { BlindClaim, DeviceStore, Page, SwapOutcome } from '../../core/ports.ts';
 import { sendTranslated } from './dynamodb-errors.ts';
+import { ItemCalls, type Item } from './item-calls.ts';
 import { rotationDueAt } from '../../core/device-lifecycle.ts';
 import { PARTITION_KEY, ROTATION_INDEX, SORT_KEY, STATUS_INDEX } from '../../../contract/table-layout.ts';
 
@@ -45,35 +36,30 @@ const MAX_CURSOR_LENGTH = 2048;
 const DEVICE_SORT_KEY = 'DEVICE';
 const EVENT_SORT_KEY_PREFIX = 'EVENT#';
 
-type Item = Record<string, unknown>;
 type Key = Record<string, string>;
 
 const devicePartitionKey = (serialNumber: string): string => `DEVICE#${serialNumber}`;
 const thingNameKey = (thingName: string): Key => ({ [PARTITION_KEY]: `THING#${thingName}`, [SORT_KEY]: 'THING' });
 
 export class DynamoDbDeviceStore implements DeviceStore {
-  private readonly documents: DynamoDBDocumentClient;
+  private readonly items: ItemCalls;
   private readonly tableName: string;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(options: DynamoDbDeviceStoreOptions) {
-    this.documents = DynamoDBDocumentClient.from(options.client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    this.items = new ItemCalls(options.client);
     this.tableName = options.tableName;
     this.sleep = options.sleep ?? ((ms) => sleepFor(ms));
   }
 
   async get(serialNumber: string): Promise<DeviceRecord | undefined> {
-    const { Item: item } = await this.call(() =>
-      this.documents.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: deviceKey(serialNumber),
-          // The core reads right after losing a condition to learn why: it must see the winning write.
-          ConsistentRead: true,
-        }),
-      ),
+    const item = await this.call(() =>
+      this.items.get({
+        TableName: this.tableName,
+        Key: deviceKey(serialNumber),
+        // The core reads right after losing a condition to learn why: it must see the winning write.
+        ConsistentRead: true,
+      }),
     );
     return item === undefined ? undefined : toDeviceRecord(item);
   }
@@ -92,14 +78,12 @@ export class DynamoDbDeviceStore implements DeviceStore {
 
   async create(record: DeviceRecord): Promise<void> {
     await this.call(() =>
-      this.documents.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: toDeviceItem(record),
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-        }),
-      ),
+      this.items.put({
+        TableName: this.tableName,
+        Item: toDeviceItem(record),
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+      }),
     );
   }
 
@@ -111,15 +95,13 @@ export class DynamoDbDeviceStore implements DeviceStore {
     }
     try {
       await this.call(() =>
-        this.documents.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: toDeviceItem(record),
-            ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
-            ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
-            ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
-          }),
-        ),
+        this.items.put({
+          TableName: this.tableName,
+          Item: toDeviceItem(record),
+          ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
+          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
+          ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
+        }),
       );
       return 'won';
     } catch (error) {
@@ -130,41 +112,39 @@ export class DynamoDbDeviceStore implements DeviceStore {
 
   async claim(serialNumber: string, claim: BlindClaim): Promise<DeviceRecord | undefined> {
     try {
-      const { Attributes: item } = await this.call(() =>
-        this.documents.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: deviceKey(serialNumber),
-            UpdateExpression: 'SET #status = :issuing, #lease = :lease, #updatedAt = :now, #version = #version + :one',
-            // ISO-8601 times of one format compare as strings; a device without an expiry never matches.
-            ConditionExpression:
-              'attribute_exists(#pk) AND #status = :pending AND #locked = :false AND #tokenHash = :tokenHash AND #tokenExpiresAt > :now' +
-              // A pinned device is claimed only for its own key (a refused claim is explained by KeyMismatch).
-              ' AND (attribute_not_exists(#publicKeyPin) OR #publicKeyPin = :fingerprint)',
-            ExpressionAttributeNames: {
-              '#pk': PARTITION_KEY,
-              '#status': 'status',
-              '#lease': 'lease',
-              '#updatedAt': 'updatedAt',
-              '#version': 'version',
-              '#locked': 'locked',
-              '#tokenHash': 'tokenHash',
-              '#tokenExpiresAt': 'tokenExpiresAt',
-              '#publicKeyPin': 'publicKeyPin',
-            },
-            ExpressionAttributeValues: {
-              ':fingerprint': claim.lease.publicKeyFingerprint,
-              ':issuing': 'ISSUING',
-              ':pending': 'PENDING',
-              ':false': false,
-              ':one': 1,
-              ':lease': claim.lease,
-              ':now': claim.now,
-              ':tokenHash': claim.tokenHash,
-            },
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
+      const item = await this.call(() =>
+        this.items.update({
+          TableName: this.tableName,
+          Key: deviceKey(serialNumber),
+          UpdateExpression: 'SET #status = :issuing, #lease = :lease, #updatedAt = :now, #version = #version + :one',
+          // ISO-8601 times of one format compare as strings; a device without an expiry never matches.
+          ConditionExpression:
+            'attribute_exists(#pk) AND #status = :pending AND #locked = :false AND #tokenHash = :tokenHash AND #tokenExpiresAt > :now' +
+            // A pinned device is claimed only for its own key (a refused claim is explained by KeyMismatch).
+            ' AND (attribute_not_exists(#publicKeyPin) OR #publicKeyPin = :fingerprint)',
+          ExpressionAttributeNames: {
+            '#pk': PARTITION_KEY,
+            '#status': 'status',
+            '#lease': 'lease',
+            '#updatedAt': 'updatedAt',
+            '#version': 'version',
+            '#locked': 'locked',
+            '#tokenHash': 'tokenHash',
+            '#tokenExpiresAt': 'tokenExpiresAt',
+            '#publicKeyPin': 'publicKeyPin',
+          },
+          ExpressionAttributeValues: {
+            ':fingerprint': claim.lease.publicKeyFingerprint,
+            ':issuing': 'ISSUING',
+            ':pending': 'PENDING',
+            ':false': false,
+            ':one': 1,
+            ':lease': claim.lease,
+            ':now': claim.now,
+            ':tokenHash': claim.tokenHash,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
       );
       return item === undefined ? undefined : toDeviceRecord(item);
     } catch (error) {
@@ -175,60 +155,52 @@ export class DynamoDbDeviceStore implements DeviceStore {
 
   async delete(serialNumber: string, expectedVersion: number): Promise<void> {
     await this.call(() =>
-      this.documents.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: deviceKey(serialNumber),
-          ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
-          ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
-        }),
-      ),
+      this.items.delete({
+        TableName: this.tableName,
+        Key: deviceKey(serialNumber),
+        ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
+        ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
+        ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
+      }),
     );
   }
 
   async reserveThingName(thingName: string, serialNumber: string): Promise<void> {
     await this.call(() =>
-      this.documents.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...thingNameKey(thingName), thingName, serialNumber },
-          ConditionExpression: 'attribute_not_exists(#pk) OR #serialNumber = :serialNumber',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#serialNumber': 'serialNumber' },
-          ExpressionAttributeValues: { ':serialNumber': serialNumber },
-        }),
-      ),
+      this.items.put({
+        TableName: this.tableName,
+        Item: { ...thingNameKey(thingName), thingName, serialNumber },
+        ConditionExpression: 'attribute_not_exists(#pk) OR #serialNumber = :serialNumber',
+        ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#serialNumber': 'serialNumber' },
+        ExpressionAttributeValues: { ':serialNumber': serialNumber },
+      }),
     );
   }
 
   async releaseThingName(thingName: string, serialNumber: string): Promise<void> {
     await this.call(() =>
-      this.documents.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: thingNameKey(thingName),
-          ConditionExpression: '#serialNumber = :serialNumber',
-          ExpressionAttributeNames: { '#serialNumber': 'serialNumber' },
-          ExpressionAttributeValues: { ':serialNumber': serialNumber },
-        }),
-      ),
+      this.items.delete({
+        TableName: this.tableName,
+        Key: thingNameKey(thingName),
+        ConditionExpression: '#serialNumber = :serialNumber',
+        ExpressionAttributeNames: { '#serialNumber': 'serialNumber' },
+        ExpressionAttributeValues: { ':serialNumber': serialNumber },
+      }),
     );
   }
 
   async listByStatus(status: DeviceStatus, limit: number, cursor?: string): Promise<Page<DeviceRecord>> {
     const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isStatusIndexKeyOf(status));
     const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
-      this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: STATUS_INDEX.name,
-          KeyConditionExpression: '#status = :status',
-          ExpressionAttributeNames: { '#status': STATUS_INDEX.partitionKey },
-          ExpressionAttributeValues: { ':status': status },
-          Limit: limit,
-          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-        }),
-      ),
+      this.items.query({
+        TableName: this.tableName,
+        IndexName: STATUS_INDEX.name,
+        KeyConditionExpression: '#status = :status',
+        ExpressionAttributeNames: { '#status': STATUS_INDEX.partitionKey },
+        ExpressionAttributeValues: { ':status': status },
+        Limit: limit,
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+      }),
     );
     return toPage(items.map(toDeviceRecord), lastKey);
   }
@@ -240,20 +212,18 @@ export class DynamoDbDeviceStore implements DeviceStore {
     const { limit, cursor, dueBy } = options;
     const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isRotationIndexKeyOf(kind));
     const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
-      this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: ROTATION_INDEX.name,
-          KeyConditionExpression: dueBy === undefined ? '#work = :work' : '#work = :work AND #due <= :dueBy',
-          ExpressionAttributeNames: {
-            '#work': ROTATION_INDEX.partitionKey,
-            ...(dueBy === undefined ? {} : { '#due': ROTATION_INDEX.sortKey }),
-          },
-          ExpressionAttributeValues: { ':work': kind, ...(dueBy === undefined ? {} : { ':dueBy': dueBy }) },
-          Limit: limit,
-          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-        }),
-      ),
+      this.items.query({
+        TableName: this.tableName,
+        IndexName: ROTATION_INDEX.name,
+        KeyConditionExpression: dueBy === undefined ? '#work = :work' : '#work = :work AND #due <= :dueBy',
+        ExpressionAttributeNames: {
+          '#work': ROTATION_INDEX.partitionKey,
+          ...(dueBy === undefined ? {} : { '#due': ROTATION_INDEX.sortKey }),
+        },
+        ExpressionAttributeValues: { ':work': kind, ...(dueBy === undefined ? {} : { ':dueBy': dueBy }) },
+        Limit: limit,
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+      }),
     );
     return toPage(items.map(toDeviceRecord), lastKey);
   }
@@ -262,14 +232,12 @@ export class DynamoDbDeviceStore implements DeviceStore {
     if (onceKey !== undefined) {
       try {
         await this.call(() =>
-          this.documents.send(
-            new PutCommand({
-              TableName: this.tableName,
-              Item: toEventItem(event, onceKey),
-              ConditionExpression: 'attribute_not_exists(#pk)',
-              ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-            }),
-          ),
+          this.items.put({
+            TableName: this.tableName,
+            Item: toEventItem(event, onceKey),
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+          }),
         );
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
@@ -280,14 +248,12 @@ export class DynamoDbDeviceStore implements DeviceStore {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.call(() =>
-          this.documents.send(
-            new PutCommand({
-              TableName: this.tableName,
-              Item: toEventItem(event),
-              ConditionExpression: 'attribute_not_exists(#pk)',
-              ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-            }),
-          ),
+          this.items.put({
+            TableName: this.tableName,
+            Item: toEventItem(event),
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+          }),
         );
         return;
       } catch (error) {
@@ -299,45 +265,40 @@ export class DynamoDbDeviceStore implements DeviceStore {
   async appendEvents(events: readonly DeviceEvent[]): Promise<void> {
     // BatchWriteItem takes no condition; each item's sort key carries a fresh random suffix instead, and all
     // chunks go at once: a batch of 100 events costs one round trip, plus one per retry of unprocessed items.
-    const requests = events.map((event) => ({ PutRequest: { Item: toEventItem(event) } }));
-    const chunks: (typeof requests)[] = [];
-    for (let start = 0; start < requests.length; start += BATCH_WRITE_LIMIT) {
-      chunks.push(requests.slice(start, start + BATCH_WRITE_LIMIT));
+    const items = events.map((event) => toEventItem(event));
+    const chunks: Item[][] = [];
+    for (let start = 0; start < items.length; start += BATCH_WRITE_LIMIT) {
+      chunks.push(items.slice(start, start + BATCH_WRITE_LIMIT));
     }
-    await Promise.all(chunks.map((chunk) => this.batchWrite(chunk)));
+    await Promise.all(chunks.map((chunk) => this.batchPut(chunk)));
   }
 
   async listEvents(serialNumber: string, limit: number, cursor?: string): Promise<Page<DeviceEvent>> {
     const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isEventKeyOf(serialNumber));
     const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
-      this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :eventPrefix)',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
-          ExpressionAttributeValues: { ':pk': devicePartitionKey(serialNumber), ':eventPrefix': EVENT_SORT_KEY_PREFIX },
-          ScanIndexForward: false,
-          // Base-table reads are eventually consistent unless asked; an event written just now must be listed.
-          ConsistentRead: true,
-          Limit: limit,
-          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-        }),
-      ),
+      this.items.query({
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :eventPrefix)',
+        ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
+        ExpressionAttributeValues: { ':pk': devicePartitionKey(serialNumber), ':eventPrefix': EVENT_SORT_KEY_PREFIX },
+        ScanIndexForward: false,
+        // Base-table reads are eventually consistent unless asked; an event written just now must be listed.
+        ConsistentRead: true,
+        Limit: limit,
+        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+      }),
     );
     return toPage(items.map(toDeviceEvent), lastKey);
   }
 
   private async batchGet(keys: Key[]): Promise<DeviceRecord[]> {
     const records: DeviceRecord[] = [];
-    let pending = keys;
+    let pending: Item[] = keys;
     for (let attempt = 1; ; attempt++) {
-      const { Responses: responses, UnprocessedKeys: unprocessed } = await this.call(() =>
-        this.documents.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
-        ),
-      );
-      records.push(...(responses?.[this.tableName] ?? []).map(toDeviceRecord));
-      pending = (unprocessed?.[this.tableName]?.Keys ?? []) as Key[];
+      const batch = pending;
+      const { items, unprocessedKeys } = await this.call(() => this.items.batchGet(this.tableName, batch));
+      records.push(...items.map(toDeviceRecord));
+      pending = unprocessedKeys;
       if (pending.length === 0) return records;
       if (attempt === BATCH_ATTEMPTS) {
         throw new ThrottledError(
@@ -349,13 +310,11 @@ export class DynamoDbDeviceStore implements DeviceStore {
     }
   }
 
-  private async batchWrite(requests: { PutRequest: { Item: Item } }[]): Promise<void> {
-    let pending = requests;
+  private async batchPut(items: Item[]): Promise<void> {
+    let pending = items;
     for (let attempt = 1; ; attempt++) {
-      const { UnprocessedItems: unprocessed } = await this.call(() =>
-        this.documents.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } })),
-      );
-      pending = (unprocessed?.[this.tableName] ?? []) as typeof requests;
+      const batch = pending;
+      pending = await this.call(() => this.items.batchPut(this.tableName, batch));
       if (pending.length === 0) return;
       if (attempt === BATCH_ATTEMPTS) {
         throw new ThrottledError(

@@ -1,17 +1,20 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DynamoDBDocumentClient,
-  PutCommand,
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
   QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
-import { CreateTableCommand, DescribeTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { ensureTable, startDynalite } from '../../../../../local/dynalite.ts';
 import { createTableInput, ROTATION_INDEX, STATUS_INDEX } from '../../../../../contract/table-layout.ts';
 import { DynamoDbDeviceStore } from '../../../../../resolvers/adapters/store/dynamodb-store.ts';
+import { DYNAMODB_CLIENT_DEFAULTS } from '../../../../../resolvers/adapters/store/item-calls.ts';
 import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../../../../resolvers/core/device.ts';
 import { claim as claimTransition, isRefusal } from '../../../../../resolvers/core/device-lifecycle.ts';
 import { ConditionFailedError, CvmError, ThrottledError } from '../../../../../resolvers/core/errors.ts';
@@ -597,23 +600,23 @@ describe('DynamoDbDeviceStore.listRotations on dynalite', () => {
 
 describe('DynamoDbDeviceStore error translation', () => {
   const tableName = 'cvm-mocked';
-  let documents: AwsClientStub<DynamoDBDocumentClient>;
+  let dynamodb: AwsClientStub<DynamoDBClient>;
   let store: DynamoDbDeviceStore;
 
   // The one place DynamoDB is faked, because dynalite never throttles. The stub replaces send() on every
-  // document client, so it exists only while these tests run.
+  // DynamoDB client, so it exists only while these tests run.
   beforeAll(() => {
-    documents = mockClient(DynamoDBDocumentClient);
+    dynamodb = mockClient(DynamoDBClient);
   });
   beforeEach(() => {
     store = new DynamoDbDeviceStore({
-      client: new DynamoDBClient({ region: 'us-east-1' }),
+      client: new DynamoDBClient({ region: 'us-east-1', ...DYNAMODB_CLIENT_DEFAULTS }),
       tableName,
       sleep: async () => {},
     });
   });
-  afterEach(() => documents.reset());
-  afterAll(() => documents.restore());
+  afterEach(() => dynamodb.reset());
+  afterAll(() => dynamodb.restore());
 
   const awsError = (name: string) => Object.assign(new Error(`${name} from DynamoDB`), { name });
 
@@ -624,7 +627,7 @@ describe('DynamoDbDeviceStore error translation', () => {
     ['ConditionalCheckFailedException', ConditionFailedError],
   ])('turns %s into %o, keeping the cause', async (name, expected) => {
     const original = awsError(name);
-    documents.on(PutCommand).rejects(original);
+    dynamodb.on(PutItemCommand).rejects(original);
 
     const creating = store.create(device('mocked'));
 
@@ -634,29 +637,31 @@ describe('DynamoDbDeviceStore error translation', () => {
 
   // dynalite is always consistent, so only the request itself can show that DynamoDB is asked to be.
   it('reads the audit trail with a strongly consistent query, so an event written just now is listed', async () => {
-    documents.on(QueryCommand).resolves({ Items: [] });
+    dynamodb.on(QueryCommand).resolves({ Items: [] });
 
     await store.listEvents('mocked', 5);
 
-    expect(documents.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({ ConsistentRead: true });
+    expect(dynamodb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({ ConsistentRead: true });
   });
 
   it('passes any other error through unchanged', async () => {
     const original = awsError('ResourceNotFoundException');
-    documents.on(PutCommand).rejects(original);
+    dynamodb.on(PutItemCommand).rejects(original);
 
     await expect(store.create(device('mocked'))).rejects.toBe(original);
   });
 
   it('retries keys a batch read left unprocessed', async () => {
     const key = { pk: 'DEVICE#mocked', sk: 'DEVICE' };
-    documents
-      .on(BatchGetCommand)
-      .resolvesOnce({ Responses: { [tableName]: [] }, UnprocessedKeys: { [tableName]: { Keys: [key] } } })
-      .resolves({ Responses: { [tableName]: [{ ...key, ...device('mocked') }] } });
+    dynamodb
+      .on(BatchGetItemCommand)
+      .resolvesOnce({ Responses: { [tableName]: [] }, UnprocessedKeys: { [tableName]: { Keys: [marshall(key)] } } })
+      .resolves({
+        Responses: { [tableName]: [marshall({ ...key, ...device('mocked') }, { removeUndefinedValues: true })] },
+      });
 
     expect(await store.getMany(['mocked'])).toStrictEqual([device('mocked')]);
-    expect(documents.commandCalls(BatchGetCommand)).toHaveLength(2);
+    expect(dynamodb.commandCalls(BatchGetItemCommand)).toHaveLength(2);
   });
 
   it('retries items a batch write left unprocessed, and reports throttling when they stay so', async () => {
@@ -664,24 +669,24 @@ describe('DynamoDbDeviceStore error translation', () => {
     const leftOver = (input: unknown) => ({
       UnprocessedItems: (input as { RequestItems: Record<string, unknown> }).RequestItems,
     });
-    documents.on(BatchWriteCommand).callsFakeOnce(leftOver).resolves({});
+    dynamodb.on(BatchWriteItemCommand).callsFakeOnce(leftOver).resolves({});
 
     await store.appendEvents([stored]);
-    expect(documents.commandCalls(BatchWriteCommand)).toHaveLength(2);
+    expect(dynamodb.commandCalls(BatchWriteItemCommand)).toHaveLength(2);
 
-    documents.reset();
-    documents.on(BatchWriteCommand).callsFake(leftOver);
+    dynamodb.reset();
+    dynamodb.on(BatchWriteItemCommand).callsFake(leftOver);
     await expect(store.appendEvents([stored])).rejects.toBeInstanceOf(ThrottledError);
-    expect(documents.commandCalls(BatchWriteCommand)).toHaveLength(5);
+    expect(dynamodb.commandCalls(BatchWriteItemCommand)).toHaveLength(5);
   });
 
   it('reports throttling when a batch read keeps leaving keys unprocessed', async () => {
     const key = { pk: 'DEVICE#mocked', sk: 'DEVICE' };
-    documents
-      .on(BatchGetCommand)
-      .resolves({ Responses: { [tableName]: [] }, UnprocessedKeys: { [tableName]: { Keys: [key] } } });
+    dynamodb
+      .on(BatchGetItemCommand)
+      .resolves({ Responses: { [tableName]: [] }, UnprocessedKeys: { [tableName]: { Keys: [marshall(key)] } } });
 
     await expect(store.getMany(['mocked'])).rejects.toBeInstanceOf(ThrottledError);
-    expect(documents.commandCalls(BatchGetCommand)).toHaveLength(5);
+    expect(dynamodb.commandCalls(BatchGetItemCommand)).toHaveLength(5);
   });
 });
