@@ -1,6 +1,9 @@
 /**
  * The resolver Lambda's bundle, made by synthesizing the CDK stack (so esbuild runs with exactly the construct's
  * bundling options), then its size and the time Node takes to import it over an empty start (medians).
+ *
+ * The stack is synthesized in a child process: the CDK and esbuild print their progress to the process's own
+ * stderr, which would land among the figures. Their output is shown only when the synthesis fails.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
@@ -9,8 +12,6 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { App } from 'aws-cdk-lib';
-import { CvmStack } from '../../infra/cvm-stack.ts';
 import type { Figure } from './figure.ts';
 
 const STARTS = 15;
@@ -20,9 +21,7 @@ export const lambdaBundle: Figure = {
   async run(report, options) {
     const outdir = await mkdtemp(path.join(tmpdir(), 'cvm-bench-bundle-'));
     try {
-      const app = new App({ outdir });
-      new CvmStack(app, 'CvmBench', { cvm: { rateLimit: false } });
-      app.synth();
+      await synthesize(outdir);
       const bundle = await findBundle(outdir);
       const size = (await stat(bundle)).size;
       report('Lambda bundle', `${(size / 2 ** 20).toFixed(2)} MiB`, '≤ 1 MiB', path.basename(path.dirname(bundle)));
@@ -39,6 +38,26 @@ export const lambdaBundle: Figure = {
     }
   },
 };
+
+/** Synthesizes the stack into `outdir` in a child process; rejects with the child's output if it fails. */
+async function synthesize(outdir: string): Promise<void> {
+  const stackModule = new URL('../../infra/cvm-stack.ts', import.meta.url).href;
+  const script = [
+    `import { App } from 'aws-cdk-lib';`,
+    `import { CvmStack } from ${JSON.stringify(stackModule)};`,
+    `const app = new App({ outdir: ${JSON.stringify(outdir)} });`,
+    `new CvmStack(app, 'CvmBench', { cvm: { rateLimit: false } });`,
+    `app.synth();`,
+  ].join('\n');
+  try {
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      maxBuffer: 16 * 2 ** 20,
+    });
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`cdk synth of the bench stack failed:\n${stdout}${stderr}`, { cause: error });
+  }
+}
 
 async function findBundle(outdir: string): Promise<string> {
   for (const entry of await readdir(outdir, { withFileTypes: true })) {
