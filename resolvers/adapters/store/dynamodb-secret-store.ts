@@ -6,7 +6,6 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionFailedError } from '../../core/errors.ts';
 import type { SecretStore } from '../../core/ports.ts';
 import { PARTITION_KEY, SORT_KEY } from '../../../contract/table-layout.ts';
-import { sendTranslated } from './dynamodb-errors.ts';
 import { ItemCalls } from './item-calls.ts';
 
 export interface DynamoDbSecretStoreOptions {
@@ -19,31 +18,20 @@ const secretPartitionKey = (name: string): string => `SECRET#${name}`;
 
 export class DynamoDbSecretStore implements SecretStore {
   private readonly items: ItemCalls;
-  private readonly tableName: string;
 
   constructor(options: DynamoDbSecretStoreOptions) {
-    this.items = new ItemCalls(options.client);
-    this.tableName = options.tableName;
+    this.items = new ItemCalls(options.client, options.tableName);
   }
 
   async getOrCreate(name: string, fresh: Uint8Array): Promise<Uint8Array> {
     const key = { [PARTITION_KEY]: secretPartitionKey(name), [SORT_KEY]: SECRET_SORT_KEY };
     try {
-      await sendTranslated(() =>
-        this.items.put({
-          TableName: this.tableName,
-          Item: { ...key, value: fresh },
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-        }),
-      );
+      await this.items.putNew({ ...key, value: fresh });
       return fresh;
     } catch (error) {
       if (!(error instanceof ConditionFailedError)) throw error;
     }
-    const item = await sendTranslated(() =>
-      this.items.get({ TableName: this.tableName, Key: key, ConsistentRead: true }),
-    );
+    const item = await this.items.get({ Key: key, ConsistentRead: true });
     const stored: unknown = item?.['value'];
     if (!(stored instanceof Uint8Array)) {
       throw new Error(`The stored secret ${name} is missing or not binary.`);

@@ -11,7 +11,6 @@ import type { DeviceEvent, DeviceRecord, DeviceStatus } from '../../core/device.
 import { ConditionFailedError, CvmError, ThrottledError } from '../../core/errors.ts';
 import { parseDeviceRecord } from '../../core/device-record.ts';
 import type { BlindClaim, DeviceStore, Page, SwapOutcome } from '../../core/ports.ts';
-import { sendTranslated } from './dynamodb-errors.ts';
 import { ItemCalls, type Item } from './item-calls.ts';
 import { rotationDueAt } from '../../core/device-lifecycle.ts';
 import { PARTITION_KEY, ROTATION_INDEX, SORT_KEY, STATUS_INDEX } from '../../../contract/table-layout.ts';
@@ -43,24 +42,19 @@ const thingNameKey = (thingName: string): Key => ({ [PARTITION_KEY]: `THING#${th
 
 export class DynamoDbDeviceStore implements DeviceStore {
   private readonly items: ItemCalls;
-  private readonly tableName: string;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(options: DynamoDbDeviceStoreOptions) {
-    this.items = new ItemCalls(options.client);
-    this.tableName = options.tableName;
+    this.items = new ItemCalls(options.client, options.tableName);
     this.sleep = options.sleep ?? ((ms) => sleepFor(ms));
   }
 
   async get(serialNumber: string): Promise<DeviceRecord | undefined> {
-    const item = await this.call(() =>
-      this.items.get({
-        TableName: this.tableName,
-        Key: deviceKey(serialNumber),
-        // The core reads right after losing a condition to learn why: it must see the winning write.
-        ConsistentRead: true,
-      }),
-    );
+    const item = await this.items.get({
+      Key: deviceKey(serialNumber),
+      // The core reads right after losing a condition to learn why: it must see the winning write.
+      ConsistentRead: true,
+    });
     return item === undefined ? undefined : toDeviceRecord(item);
   }
 
@@ -77,14 +71,7 @@ export class DynamoDbDeviceStore implements DeviceStore {
   }
 
   async create(record: DeviceRecord): Promise<void> {
-    await this.call(() =>
-      this.items.put({
-        TableName: this.tableName,
-        Item: toDeviceItem(record),
-        ConditionExpression: 'attribute_not_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-      }),
-    );
+    await this.items.putNew(toDeviceItem(record));
   }
 
   async replace(record: DeviceRecord, expectedVersion: number): Promise<SwapOutcome> {
@@ -94,15 +81,7 @@ export class DynamoDbDeviceStore implements DeviceStore {
       );
     }
     try {
-      await this.call(() =>
-        this.items.put({
-          TableName: this.tableName,
-          Item: toDeviceItem(record),
-          ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
-          ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
-          ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
-        }),
-      );
+      await this.items.put({ Item: toDeviceItem(record), ...atVersion(expectedVersion) });
       return 'won';
     } catch (error) {
       if (error instanceof ConditionFailedError) return 'lost';
@@ -112,40 +91,37 @@ export class DynamoDbDeviceStore implements DeviceStore {
 
   async claim(serialNumber: string, claim: BlindClaim): Promise<DeviceRecord | undefined> {
     try {
-      const item = await this.call(() =>
-        this.items.update({
-          TableName: this.tableName,
-          Key: deviceKey(serialNumber),
-          UpdateExpression: 'SET #status = :issuing, #lease = :lease, #updatedAt = :now, #version = #version + :one',
-          // ISO-8601 times of one format compare as strings; a device without an expiry never matches.
-          ConditionExpression:
-            'attribute_exists(#pk) AND #status = :pending AND #locked = :false AND #tokenHash = :tokenHash AND #tokenExpiresAt > :now' +
-            // A pinned device is claimed only for its own key (a refused claim is explained by KeyMismatch).
-            ' AND (attribute_not_exists(#publicKeyPin) OR #publicKeyPin = :fingerprint)',
-          ExpressionAttributeNames: {
-            '#pk': PARTITION_KEY,
-            '#status': 'status',
-            '#lease': 'lease',
-            '#updatedAt': 'updatedAt',
-            '#version': 'version',
-            '#locked': 'locked',
-            '#tokenHash': 'tokenHash',
-            '#tokenExpiresAt': 'tokenExpiresAt',
-            '#publicKeyPin': 'publicKeyPin',
-          },
-          ExpressionAttributeValues: {
-            ':fingerprint': claim.lease.publicKeyFingerprint,
-            ':issuing': 'ISSUING',
-            ':pending': 'PENDING',
-            ':false': false,
-            ':one': 1,
-            ':lease': claim.lease,
-            ':now': claim.now,
-            ':tokenHash': claim.tokenHash,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const item = await this.items.update({
+        Key: deviceKey(serialNumber),
+        UpdateExpression: 'SET #status = :issuing, #lease = :lease, #updatedAt = :now, #version = #version + :one',
+        // ISO-8601 times of one format compare as strings; a device without an expiry never matches.
+        ConditionExpression:
+          'attribute_exists(#pk) AND #status = :pending AND #locked = :false AND #tokenHash = :tokenHash AND #tokenExpiresAt > :now' +
+          // A pinned device is claimed only for its own key (a refused claim is explained by KeyMismatch).
+          ' AND (attribute_not_exists(#publicKeyPin) OR #publicKeyPin = :fingerprint)',
+        ExpressionAttributeNames: {
+          '#pk': PARTITION_KEY,
+          '#status': 'status',
+          '#lease': 'lease',
+          '#updatedAt': 'updatedAt',
+          '#version': 'version',
+          '#locked': 'locked',
+          '#tokenHash': 'tokenHash',
+          '#tokenExpiresAt': 'tokenExpiresAt',
+          '#publicKeyPin': 'publicKeyPin',
+        },
+        ExpressionAttributeValues: {
+          ':fingerprint': claim.lease.publicKeyFingerprint,
+          ':issuing': 'ISSUING',
+          ':pending': 'PENDING',
+          ':false': false,
+          ':one': 1,
+          ':lease': claim.lease,
+          ':now': claim.now,
+          ':tokenHash': claim.tokenHash,
+        },
+        ReturnValues: 'ALL_NEW',
+      });
       return item === undefined ? undefined : toDeviceRecord(item);
     } catch (error) {
       if (error instanceof ConditionFailedError) return undefined;
@@ -154,54 +130,37 @@ export class DynamoDbDeviceStore implements DeviceStore {
   }
 
   async delete(serialNumber: string, expectedVersion: number): Promise<void> {
-    await this.call(() =>
-      this.items.delete({
-        TableName: this.tableName,
-        Key: deviceKey(serialNumber),
-        ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
-        ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
-        ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
-      }),
-    );
+    await this.items.delete({ Key: deviceKey(serialNumber), ...atVersion(expectedVersion) });
   }
 
   async reserveThingName(thingName: string, serialNumber: string): Promise<void> {
-    await this.call(() =>
-      this.items.put({
-        TableName: this.tableName,
-        Item: { ...thingNameKey(thingName), thingName, serialNumber },
-        ConditionExpression: 'attribute_not_exists(#pk) OR #serialNumber = :serialNumber',
-        ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#serialNumber': 'serialNumber' },
-        ExpressionAttributeValues: { ':serialNumber': serialNumber },
-      }),
-    );
+    await this.items.put({
+      Item: { ...thingNameKey(thingName), thingName, serialNumber },
+      ConditionExpression: 'attribute_not_exists(#pk) OR #serialNumber = :serialNumber',
+      ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#serialNumber': 'serialNumber' },
+      ExpressionAttributeValues: { ':serialNumber': serialNumber },
+    });
   }
 
   async releaseThingName(thingName: string, serialNumber: string): Promise<void> {
-    await this.call(() =>
-      this.items.delete({
-        TableName: this.tableName,
-        Key: thingNameKey(thingName),
-        ConditionExpression: '#serialNumber = :serialNumber',
-        ExpressionAttributeNames: { '#serialNumber': 'serialNumber' },
-        ExpressionAttributeValues: { ':serialNumber': serialNumber },
-      }),
-    );
+    await this.items.delete({
+      Key: thingNameKey(thingName),
+      ConditionExpression: '#serialNumber = :serialNumber',
+      ExpressionAttributeNames: { '#serialNumber': 'serialNumber' },
+      ExpressionAttributeValues: { ':serialNumber': serialNumber },
+    });
   }
 
   async listByStatus(status: DeviceStatus, limit: number, cursor?: string): Promise<Page<DeviceRecord>> {
     const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isStatusIndexKeyOf(status));
-    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
-      this.items.query({
-        TableName: this.tableName,
-        IndexName: STATUS_INDEX.name,
-        KeyConditionExpression: '#status = :status',
-        ExpressionAttributeNames: { '#status': STATUS_INDEX.partitionKey },
-        ExpressionAttributeValues: { ':status': status },
-        Limit: limit,
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-      }),
-    );
+    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.items.query({
+      IndexName: STATUS_INDEX.name,
+      KeyConditionExpression: '#status = :status',
+      ExpressionAttributeNames: { '#status': STATUS_INDEX.partitionKey },
+      ExpressionAttributeValues: { ':status': status },
+      Limit: limit,
+      ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+    });
     return toPage(items.map(toDeviceRecord), lastKey);
   }
 
@@ -211,34 +170,24 @@ export class DynamoDbDeviceStore implements DeviceStore {
   ): Promise<Page<DeviceRecord>> {
     const { limit, cursor, dueBy } = options;
     const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isRotationIndexKeyOf(kind));
-    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
-      this.items.query({
-        TableName: this.tableName,
-        IndexName: ROTATION_INDEX.name,
-        KeyConditionExpression: dueBy === undefined ? '#work = :work' : '#work = :work AND #due <= :dueBy',
-        ExpressionAttributeNames: {
-          '#work': ROTATION_INDEX.partitionKey,
-          ...(dueBy === undefined ? {} : { '#due': ROTATION_INDEX.sortKey }),
-        },
-        ExpressionAttributeValues: { ':work': kind, ...(dueBy === undefined ? {} : { ':dueBy': dueBy }) },
-        Limit: limit,
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-      }),
-    );
+    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.items.query({
+      IndexName: ROTATION_INDEX.name,
+      KeyConditionExpression: dueBy === undefined ? '#work = :work' : '#work = :work AND #due <= :dueBy',
+      ExpressionAttributeNames: {
+        '#work': ROTATION_INDEX.partitionKey,
+        ...(dueBy === undefined ? {} : { '#due': ROTATION_INDEX.sortKey }),
+      },
+      ExpressionAttributeValues: { ':work': kind, ...(dueBy === undefined ? {} : { ':dueBy': dueBy }) },
+      Limit: limit,
+      ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+    });
     return toPage(items.map(toDeviceRecord), lastKey);
   }
 
   async appendEvent(event: DeviceEvent, onceKey?: string): Promise<void> {
     if (onceKey !== undefined) {
       try {
-        await this.call(() =>
-          this.items.put({
-            TableName: this.tableName,
-            Item: toEventItem(event, onceKey),
-            ConditionExpression: 'attribute_not_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-          }),
-        );
+        await this.items.putNew(toEventItem(event, onceKey));
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
       }
@@ -247,14 +196,7 @@ export class DynamoDbDeviceStore implements DeviceStore {
     // A random suffix keeps two events of the same millisecond apart; on the rare clash, draw again.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.call(() =>
-          this.items.put({
-            TableName: this.tableName,
-            Item: toEventItem(event),
-            ConditionExpression: 'attribute_not_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': PARTITION_KEY },
-          }),
-        );
+        await this.items.putNew(toEventItem(event));
         return;
       } catch (error) {
         if (!(error instanceof ConditionFailedError) || attempt === 3) throw error;
@@ -275,19 +217,16 @@ export class DynamoDbDeviceStore implements DeviceStore {
 
   async listEvents(serialNumber: string, limit: number, cursor?: string): Promise<Page<DeviceEvent>> {
     const startKey = cursor === undefined ? undefined : decodeCursor(cursor, isEventKeyOf(serialNumber));
-    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.call(() =>
-      this.items.query({
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :eventPrefix)',
-        ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
-        ExpressionAttributeValues: { ':pk': devicePartitionKey(serialNumber), ':eventPrefix': EVENT_SORT_KEY_PREFIX },
-        ScanIndexForward: false,
-        // Base-table reads are eventually consistent unless asked; an event written just now must be listed.
-        ConsistentRead: true,
-        Limit: limit,
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-      }),
-    );
+    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.items.query({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :eventPrefix)',
+      ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
+      ExpressionAttributeValues: { ':pk': devicePartitionKey(serialNumber), ':eventPrefix': EVENT_SORT_KEY_PREFIX },
+      ScanIndexForward: false,
+      // Base-table reads are eventually consistent unless asked; an event written just now must be listed.
+      ConsistentRead: true,
+      Limit: limit,
+      ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+    });
     return toPage(items.map(toDeviceEvent), lastKey);
   }
 
@@ -296,7 +235,7 @@ export class DynamoDbDeviceStore implements DeviceStore {
     let pending: Item[] = keys;
     for (let attempt = 1; ; attempt++) {
       const batch = pending;
-      const { items, unprocessedKeys } = await this.call(() => this.items.batchGet(this.tableName, batch));
+      const { items, unprocessedKeys } = await this.items.batchGet(batch);
       records.push(...items.map(toDeviceRecord));
       pending = unprocessedKeys;
       if (pending.length === 0) return records;
@@ -314,7 +253,7 @@ export class DynamoDbDeviceStore implements DeviceStore {
     let pending = items;
     for (let attempt = 1; ; attempt++) {
       const batch = pending;
-      pending = await this.call(() => this.items.batchPut(this.tableName, batch));
+      pending = await this.items.batchPut(batch);
       if (pending.length === 0) return;
       if (attempt === BATCH_ATTEMPTS) {
         throw new ThrottledError(
@@ -324,11 +263,15 @@ export class DynamoDbDeviceStore implements DeviceStore {
       await this.sleep(Math.random() * BATCH_FIRST_BACKOFF_MS * 2 ** (attempt - 1));
     }
   }
+}
 
-  /** Every call to DynamoDB goes through here, so that every error is translated the same way. */
-  private call<Output>(request: () => Promise<Output>): Promise<Output> {
-    return sendTranslated(request);
-  }
+/** The condition of a compare-and-swap on a device: its item exists and is at `expectedVersion`. */
+function atVersion(expectedVersion: number) {
+  return {
+    ConditionExpression: 'attribute_exists(#pk) AND #version = :expectedVersion',
+    ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#version': 'version' },
+    ExpressionAttributeValues: { ':expectedVersion': expectedVersion },
+  };
 }
 
 function deviceKey(serialNumber: string): Key {

@@ -1,6 +1,8 @@
 /**
- * The DynamoDB calls the stores make, on plain JavaScript items: each one marshals its input with
+ * The DynamoDB calls the stores make on their table, on plain JavaScript items: each one marshals its input with
  * `@aws-sdk/util-dynamodb`, sends the low-level command on the client it was given, and unmarshals the answer.
+ * Every call's errors come out in the core's terms (dynamodb-errors.ts): a lost condition as ConditionFailedError,
+ * throttling as ThrottledError.
  *
  * This is what `@aws-sdk/lib-dynamodb`'s document client does, minus its wrapper commands. Those rebuild and re-sort
  * the SDK's middleware stack on every call, and refuse a client made with `cacheMiddleware: true`. Without them, the
@@ -20,6 +22,8 @@ import {
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall, type marshallOptions } from '@aws-sdk/util-dynamodb';
+import { PARTITION_KEY } from '../../../contract/table-layout.ts';
+import { sendTranslated } from './dynamodb-errors.ts';
 
 /**
  * Settings for every DynamoDB client the stores are given: the middleware stack is resolved once per command type
@@ -40,30 +44,25 @@ interface Expressions {
 }
 
 export interface GetInput {
-  readonly TableName: string;
   readonly Key: Item;
   readonly ConsistentRead?: boolean;
 }
 
 export interface PutInput extends Expressions {
-  readonly TableName: string;
   readonly Item: Item;
 }
 
 export interface UpdateInput extends Expressions {
-  readonly TableName: string;
   readonly Key: Item;
   readonly UpdateExpression: string;
   readonly ReturnValues?: 'ALL_NEW';
 }
 
 export interface DeleteInput extends Expressions {
-  readonly TableName: string;
   readonly Key: Item;
 }
 
 export interface QueryInput {
-  readonly TableName: string;
   readonly IndexName?: string;
   readonly KeyConditionExpression: string;
   readonly ExpressionAttributeNames?: Record<string, string>;
@@ -79,43 +78,70 @@ export interface QueryOutput {
   readonly LastEvaluatedKey?: Item;
 }
 
-/** One BatchGetItem of `keys` in `tableName`: what it found, and the keys it left unprocessed (to ask again). */
+/** One BatchGetItem: what it found, and the keys it left unprocessed (to ask again). */
 export interface BatchGetOutput {
   readonly items: Item[];
   readonly unprocessedKeys: Item[];
 }
 
 export class ItemCalls {
-  constructor(private readonly client: DynamoDBClient) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
 
   async get(input: GetInput): Promise<Item | undefined> {
-    const { Item: item } = await this.client.send(new GetItemCommand({ ...input, Key: marshall(input.Key, MARSHALL) }));
+    const { Item: item } = await sendTranslated(() =>
+      this.client.send(new GetItemCommand({ ...input, TableName: this.tableName, Key: marshall(input.Key, MARSHALL) })),
+    );
     return item === undefined ? undefined : unmarshall(item);
   }
 
   async put(input: PutInput): Promise<void> {
-    await this.client.send(new PutItemCommand({ ...withValues(input), Item: marshall(input.Item, MARSHALL) }));
+    await sendTranslated(() =>
+      this.client.send(
+        new PutItemCommand({ ...withValues(input), TableName: this.tableName, Item: marshall(input.Item, MARSHALL) }),
+      ),
+    );
+  }
+
+  /** Puts `item` only if no item has its key yet; otherwise fails with ConditionFailedError. */
+  putNew(item: Item): Promise<void> {
+    return this.put({
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+    });
   }
 
   /** Answers the item as it is after the update when `ReturnValues` is ALL_NEW. */
   async update(input: UpdateInput): Promise<Item | undefined> {
-    const { Attributes: attributes } = await this.client.send(
-      new UpdateItemCommand({ ...withValues(input), Key: marshall(input.Key, MARSHALL) }),
+    const { Attributes: attributes } = await sendTranslated(() =>
+      this.client.send(
+        new UpdateItemCommand({ ...withValues(input), TableName: this.tableName, Key: marshall(input.Key, MARSHALL) }),
+      ),
     );
     return attributes === undefined ? undefined : unmarshall(attributes);
   }
 
   async delete(input: DeleteInput): Promise<void> {
-    await this.client.send(new DeleteItemCommand({ ...withValues(input), Key: marshall(input.Key, MARSHALL) }));
+    await sendTranslated(() =>
+      this.client.send(
+        new DeleteItemCommand({ ...withValues(input), TableName: this.tableName, Key: marshall(input.Key, MARSHALL) }),
+      ),
+    );
   }
 
   async query(input: QueryInput): Promise<QueryOutput> {
     const { ExclusiveStartKey: startKey, ...rest } = withValues(input);
-    const { Items: items = [], LastEvaluatedKey: lastKey } = await this.client.send(
-      new QueryCommand({
-        ...rest,
-        ...(startKey === undefined ? {} : { ExclusiveStartKey: marshall(startKey, MARSHALL) }),
-      }),
+    const { Items: items = [], LastEvaluatedKey: lastKey } = await sendTranslated(() =>
+      this.client.send(
+        new QueryCommand({
+          ...rest,
+          TableName: this.tableName,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: marshall(startKey, MARSHALL) }),
+        }),
+      ),
     );
     return {
       Items: items.map((item) => unmarshall(item)),
@@ -124,26 +150,34 @@ export class ItemCalls {
   }
 
   /** Strongly consistent. */
-  async batchGet(tableName: string, keys: readonly Item[]): Promise<BatchGetOutput> {
-    const { Responses: responses, UnprocessedKeys: unprocessed } = await this.client.send(
-      new BatchGetItemCommand({
-        RequestItems: { [tableName]: { Keys: keys.map((key) => marshall(key, MARSHALL)), ConsistentRead: true } },
-      }),
+  async batchGet(keys: readonly Item[]): Promise<BatchGetOutput> {
+    const { Responses: responses, UnprocessedKeys: unprocessed } = await sendTranslated(() =>
+      this.client.send(
+        new BatchGetItemCommand({
+          RequestItems: {
+            [this.tableName]: { Keys: keys.map((key) => marshall(key, MARSHALL)), ConsistentRead: true },
+          },
+        }),
+      ),
     );
     return {
-      items: (responses?.[tableName] ?? []).map((item) => unmarshall(item)),
-      unprocessedKeys: (unprocessed?.[tableName]?.Keys ?? []).map((key) => unmarshall(key)),
+      items: (responses?.[this.tableName] ?? []).map((item) => unmarshall(item)),
+      unprocessedKeys: (unprocessed?.[this.tableName]?.Keys ?? []).map((key) => unmarshall(key)),
     };
   }
 
-  /** Puts `items` in `tableName`; answers the items it left unprocessed (to write again). */
-  async batchPut(tableName: string, items: readonly Item[]): Promise<Item[]> {
-    const { UnprocessedItems: unprocessed } = await this.client.send(
-      new BatchWriteItemCommand({
-        RequestItems: { [tableName]: items.map((item) => ({ PutRequest: { Item: marshall(item, MARSHALL) } })) },
-      }),
+  /** Puts `items`; answers the items it left unprocessed (to write again). */
+  async batchPut(items: readonly Item[]): Promise<Item[]> {
+    const { UnprocessedItems: unprocessed } = await sendTranslated(() =>
+      this.client.send(
+        new BatchWriteItemCommand({
+          RequestItems: {
+            [this.tableName]: items.map((item) => ({ PutRequest: { Item: marshall(item, MARSHALL) } })),
+          },
+        }),
+      ),
     );
-    return (unprocessed?.[tableName] ?? []).flatMap(({ PutRequest: put }) =>
+    return (unprocessed?.[this.tableName] ?? []).flatMap(({ PutRequest: put }) =>
       put?.Item === undefined ? [] : [unmarshall(put.Item)],
     );
   }
