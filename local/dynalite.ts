@@ -36,6 +36,9 @@ type WorkerMessage =
 
 const WORKER_FILE = new URL('./dynalite-worker.js', import.meta.url);
 
+/** How the table waiters poll dynalite, which makes a table ACTIVE (or gone) on its next turn: every second or two. */
+const TABLE_WAIT = { minDelay: 1, maxDelay: 2, maxWaitTime: 60 } as const;
+
 export interface StartDynaliteOptions {
   /** Directory of the LevelDB store. Default: none, the data lives in memory and dies with the server. */
   path?: string;
@@ -143,7 +146,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
       if (!(error instanceof ResourceInUseException)) throw error;
     }
   }
-  await waitUntilTableExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: tableName });
+  await waitUntilTableExists({ client, ...TABLE_WAIT }, { TableName: tableName });
 }
 
 /**
@@ -165,14 +168,14 @@ async function migrateToCurrentLayout(client: DynamoDBClient, tableName: string)
     process.stderr.write(`cvm: migrating the local table ${tableName} to the current layout (new indexes)\n`);
     if (sideTable === undefined) await client.send(new CreateTableCommand(createTableInput(side)));
     // A table takes writes only once ACTIVE, as in DynamoDB (dynalite makes it so on its next turn).
-    await waitUntilTableExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: side });
+    await waitUntilTableExists({ client, ...TABLE_WAIT }, { TableName: side });
     await copyItems(client, tableName, side);
     await client.send(new DeleteTableCommand({ TableName: tableName }));
-    await waitUntilTableNotExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: tableName });
+    await waitUntilTableNotExists({ client, ...TABLE_WAIT }, { TableName: tableName });
   }
   if ((await describeTable(client, tableName)) === undefined) {
     await client.send(new CreateTableCommand(createTableInput(tableName)));
-    await waitUntilTableExists({ client, minDelay: 1, maxDelay: 2, maxWaitTime: 60 }, { TableName: tableName });
+    await waitUntilTableExists({ client, ...TABLE_WAIT }, { TableName: tableName });
   }
   await copyItems(client, side, tableName);
   await client.send(new DeleteTableCommand({ TableName: side }));
