@@ -153,7 +153,7 @@ export async function rotateDevice(options: RotateOptions): Promise<RotateResult
       // Past its deadline: confirmed by that run (its answer lost), or rolled back. Confirming tells which; a
       // rolled-back certificate is revoked, so checking it first would only fail.
       const confirmed = await confirm(rotation, pending, nextKey.pem);
-      if (confirmed) return finish(rotation, pending, nextKey.type);
+      if (confirmed) return finish(rotation, pending, nextKey.key.type);
       pending = undefined;
     }
   }
@@ -162,7 +162,7 @@ export async function rotateDevice(options: RotateOptions): Promise<RotateResult
   for (let renewals = 0; ; renewals += 1) {
     const checked = await rotation.options.check(await candidate(next, pending, nextKey.pem));
     rotation.step('check', checked);
-    if (await confirm(rotation, pending, nextKey.pem)) return finish(rotation, pending, nextKey.type);
+    if (await confirm(rotation, pending, nextKey.pem)) return finish(rotation, pending, nextKey.key.type);
     if (renewals > 0) {
       throw new RotationError(
         'InvalidProof',
@@ -197,7 +197,6 @@ async function readEnrolledDevice(device: EnrollmentFiles): Promise<EnrolledDevi
 /** The new key: the one an earlier run left (never a second one while it waits), or a new one, on disk first. */
 interface NewKey {
   readonly pem: string;
-  readonly type: KeyType;
   readonly key: DeviceKey;
 }
 
@@ -227,7 +226,7 @@ async function newKey(rotation: Rotation, leftKey: string | undefined): Promise<
     );
   }
   for (const warning of key.warnings) rotation.progress(`Warning: ${warning}`);
-  return { pem: await readFile(next.key, 'utf8'), type: key.type, key };
+  return { pem: await readFile(next.key, 'utf8'), key };
 }
 
 async function loadKey(file: string, keyType: KeyType): Promise<DeviceKey> {
